@@ -1,0 +1,44 @@
+/* lunet: float32 tensors and neural-network primitives in C11.
+ *
+ * A short tour. Tensors are value structs over reference-counted storage:
+ *
+ *     ln_tensor x = {0}, p = {0};
+ *     int64_t shape[2] = {4, 10};               // 4 samples, 10 classes
+ *     if (ln_tensor_alloc(&x, 2, shape)) ...    // uninitialised storage
+ *     ln_randn(&x);                              // fill from the seeded generator
+ *     ln_tensor_alloc(&p, 2, shape);
+ *     if (ln_softmax(&p, &x, 1)) ...            // dims are 0-based here
+ *     ln_tensor_release(&x);
+ *     ln_tensor_release(&p);
+ *
+ * Every function that can fail returns an ln_status and leaves a message in
+ * ln_last_error(); nothing aborts. Output tensors come first in argument
+ * lists, then inputs, then options; a function writing into an [OUT] tensor
+ * checks its shape. Views (ln_transpose, ln_narrow, ...) share storage, and
+ * each view must be released like any tensor.
+ *
+ * Headers by concept:
+ *   status.h       error status and messages
+ *   tensor.h       storage, shapes, views, copies, broadcasting
+ *   random.h       the seeded generator
+ *   parallel.h     thread count and interruption
+ *   elementwise.h  arithmetic, math functions, comparisons
+ *   reduce.h       sum, mean, max, min, argmax, argmin
+ *   softmax.h      softmax, log-softmax, logsumexp
+ *   matmul.h       matrix products through OpenBLAS
+ */
+#ifndef LUNET_H
+#define LUNET_H
+
+#define LUNET_VERSION "0.1.0"
+
+#include "status.h"
+#include "tensor.h"
+#include "random.h"
+#include "parallel.h"
+#include "elementwise.h"
+#include "reduce.h"
+#include "softmax.h"
+#include "matmul.h"
+
+#endif

@@ -1,0 +1,31 @@
+/* luaopen_lunet_core: the C half of `require "lunet"`. */
+#include "binding.h"
+
+#include <cblas.h>
+
+static int config(lua_State *L)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, LUNET_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushinteger(L, ln_get_num_threads());
+    lua_setfield(L, -2, "num_threads");
+    lua_pushstring(L, openblas_get_config());
+    lua_setfield(L, -2, "blas_config");
+    lua_pushstring(L, openblas_get_corename());
+    lua_setfield(L, -2, "blas_core");
+    return 1;
+}
+
+static const lb_function module_functions[] = {
+    {"config", config, 0},
+    {NULL, NULL, 0},
+};
+
+LUALIB_API int luaopen_lunet_core(lua_State *L)
+{
+    lua_newtable(L);
+    lb_open_tensor(L);
+    lb_register(L, module_functions);
+    return 1;
+}
