@@ -26,6 +26,7 @@ LUALIB_API int luaopen_lunet_core(lua_State *L)
 {
     lua_newtable(L);
     lb_open_tensor(L);
+    lb_open_nn(L);
     lb_register(L, module_functions);
     return 1;
 }
