@@ -3,12 +3,12 @@
 Debian 12 packages no safetensors module for Python, so lunet's tools carry
 this small implementation. The layout is the one lunet's loader reads:
 
-* 8 bytes: little-endian unsigned 64-bit header length N;
-* N bytes: UTF-8 JSON object mapping each tensor name to
+* 8 bytes: the header length N, a little-endian unsigned 64-bit integer.
+* N bytes: a UTF-8 JSON object that maps each tensor name to
   {"dtype": ..., "shape": [...], "data_offsets": [begin, end]}, plus an
-  optional "__metadata__" object whose values are all strings; the writer pads
-  the JSON with spaces so that 8 + N is a multiple of 8;
-* the data section: raw little-endian tensor bytes, in header order, with no
+  optional "__metadata__" object whose values are all strings. The writer
+  pads the JSON with spaces so that 8 + N is a multiple of 8.
+* The data section: raw little-endian tensor bytes, in header order, with no
   gaps. Offsets are relative to the start of the data section.
 
 Supported dtypes are F32, F16, BF16 and F64. The writer accepts numpy arrays,
@@ -86,17 +86,19 @@ def encode_tensor(name, values, dtype):
     # every value below 2**53.
     source = array.astype(np.float64) if array.dtype.kind in "biu" else array
 
-    if dtype == "F64":
-        encoded = source.astype("<f8")
-    elif dtype == "F32":
-        encoded = source.astype("<f4")
-    elif dtype == "F16":
-        encoded = source.astype("<f2")
-    else:
-        # NOTE: F64 sources round to float32 before bfloat16, so a value within
-        # one float32 ulp of a bfloat16 rounding tie may round differently from
-        # a direct float64-to-bfloat16 conversion.
-        encoded = float32_to_bfloat16_bits(source.astype(np.float32)).astype("<u2")
+    # Overflow is detected and reported below, so numpy's warning is noise.
+    with np.errstate(over="ignore"):
+        if dtype == "F64":
+            encoded = source.astype("<f8")
+        elif dtype == "F32":
+            encoded = source.astype("<f4")
+        elif dtype == "F16":
+            encoded = source.astype("<f2")
+        else:
+            # NOTE: F64 sources round to float32 before bfloat16, so a value within
+            # one float32 ulp of a bfloat16 rounding tie may round differently from
+            # a direct float64-to-bfloat16 conversion.
+            encoded = float32_to_bfloat16_bits(source.astype(np.float32)).astype("<u2")
 
     if dtype != "F64":
         widened = bfloat16_bits_to_float32(encoded) if dtype == "BF16" else encoded
@@ -171,7 +173,7 @@ def read_safetensors(path):
     Returns (tensors, dtypes, metadata): numpy arrays by name in data order,
     each tensor's stored dtype name, and the metadata dict (empty when absent).
     F32, F16 and F64 arrays keep their stored precision. BF16 arrays come back
-    as float32, which holds every bfloat16 value exactly.
+    as float32, which represents every bfloat16 value exactly.
 
     Raises SafetensorsError on anything the writer would not produce: a bad
     header length or padding, unknown dtypes, offsets that overlap, leave gaps
