@@ -13,6 +13,7 @@ local metatable = core._tensor_metatable
 local methods = core._tensor_methods
 
 lunet.Tensor = methods
+lunet.nn = require "lunet.nn"
 require("lunet.format").install(lunet, metatable, methods)
 
 return lunet
