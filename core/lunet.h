@@ -26,6 +26,7 @@
  *   reduce.h       sum, mean, max, min, argmax, argmin
  *   softmax.h      softmax, log-softmax, logsumexp
  *   matmul.h       matrix products through OpenBLAS
+ *   topk.h         top-k selection and sorting
  */
 #ifndef LUNET_H
 #define LUNET_H
@@ -40,5 +41,6 @@
 #include "reduce.h"
 #include "softmax.h"
 #include "matmul.h"
+#include "topk.h"
 
 #endif

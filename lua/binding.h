@@ -84,7 +84,9 @@ void lb_register(lua_State *L, const lb_function *functions);
 /* Module parts; each adds its functions to the module table on top. */
 void lb_open_tensor(lua_State *L);
 void lb_open_elementwise(lua_State *L);
+void lb_open_matmul(lua_State *L);
 void lb_open_reduce(lua_State *L);
+void lb_open_topk(lua_State *L);
 void lb_open_nn(lua_State *L);
 void lb_open_io(lua_State *L);
 

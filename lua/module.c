@@ -2,6 +2,7 @@
 #include "binding.h"
 
 #include <cblas.h>
+#include <time.h>
 
 static int config(lua_State *L)
 {
@@ -17,8 +18,19 @@ static int config(lua_State *L)
     return 1;
 }
 
+/* Seconds from a monotonic clock, for timing with wall-clock precision
+ * (os.clock counts CPU time, which multiplies with threads). */
+static int monotonic_time(lua_State *L)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    lua_pushnumber(L, (lua_Number)now.tv_sec + (lua_Number)now.tv_nsec * 1e-9);
+    return 1;
+}
+
 static const lb_function module_functions[] = {
     {"config", config, 0},
+    {"time", monotonic_time, 0},
     {NULL, NULL, 0},
 };
 
@@ -26,6 +38,9 @@ LUALIB_API int luaopen_lunet_core(lua_State *L)
 {
     lua_newtable(L);
     lb_open_tensor(L);
+    lb_open_elementwise(L);
+    lb_open_matmul(L);
+    lb_open_topk(L);
     lb_open_nn(L);
     lb_register(L, module_functions);
     return 1;
