@@ -483,9 +483,7 @@ ln_status ln_copy(ln_tensor *dst, const ln_tensor *src)
     int ndim;
     int64_t shape[LN_MAX_DIMS];
     ln_status status = ln_broadcast_shape(dst, src, &ndim, shape);
-    if (status)
-        return status;
-    if (ndim != dst->ndim || memcmp(shape, dst->shape, sizeof(int64_t) * ndim) != 0) {
+    if (status || ndim != dst->ndim || memcmp(shape, dst->shape, sizeof(int64_t) * ndim) != 0) {
         char ta[256], tb[256];
         return ln_fail(LN_EINVAL, "cannot copy a tensor of shape %s into one of shape %s",
                        ln_shape_string(src, tb, sizeof tb), ln_shape_string(dst, ta, sizeof ta));
