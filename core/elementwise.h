@@ -1,9 +1,14 @@
 /* Elementwise arithmetic, math functions and comparisons.
  *
  * Binary operations broadcast their inputs NumPy-style (see
- * ln_broadcast_shape). `out` must already have the broadcast shape; it may be
- * the same tensor as an input (in-place), but must not otherwise overlap an
- * input. Comparisons write 1.0f where the relation holds and 0.0f elsewhere. */
+ * ln_broadcast_shape). `out` must already have the broadcast shape, and no two
+ * of its elements may share memory (an expanded view is rejected). It may be
+ * the same tensor as an input (in-place); an input that overlaps out in any
+ * other way, such as x += x[1], is copied first so the result is as if all
+ * inputs were read before out is written. Every input and out may have any
+ * strides. Comparisons write 1.0f where the relation is true and 0.0f elsewhere
+ * (so eq with NaN gives 0 and ne gives 1). maximum and minimum return NaN
+ * when either input is NaN. Large operations run on OpenMP threads. */
 #ifndef LUNET_ELEMENTWISE_H
 #define LUNET_ELEMENTWISE_H
 
@@ -23,14 +28,19 @@ typedef enum ln_unary_op {
  * or out has the wrong shape. */
 ln_status ln_binary(ln_tensor *out, const ln_tensor *a, const ln_tensor *b, ln_binary_op op);
 
-/* [OUT] out = a op scalar (or scalar op a when reversed is set, as in 2 - x). */
+/* [OUT] out = a op scalar (or scalar op a when reversed is set, as in 2 - x);
+ * out has a's shape. */
 ln_status ln_binary_scalar(ln_tensor *out, const ln_tensor *a, float scalar, ln_binary_op op,
                            bool reversed);
 
-/* [OUT] out = op(a); out has a's shape. */
+/* [OUT] out = op(a); out has a's shape. Follows IEEE float semantics:
+ * log(0) = -inf, log(-1) and sqrt(-1) are NaN, and sigmoid is computed so
+ * that it neither overflows nor loses relative precision for large |x|. */
 ln_status ln_unary(ln_tensor *out, const ln_tensor *a, ln_unary_op op);
 
-/* [OUT] out = min(max(a, low), high); NaN stays NaN. */
+/* [OUT] out = min(max(a, low), high); out has a's shape. An element that is
+ * NaN stays NaN, either bound may be infinite, a NaN bound is ignored, and
+ * with low > high every element becomes high. */
 ln_status ln_clamp(ln_tensor *out, const ln_tensor *a, float low, float high);
 
 /* [OUT] out = a + alpha * b (broadcast), the axpy shape used by optimisers. */

@@ -14,12 +14,19 @@
  * sizes differ or batch dims do not broadcast. */
 ln_status ln_matmul_shape(const ln_tensor *a, const ln_tensor *b, int *ndim, int64_t *shape);
 
-/* [OUT] out = a @ b; out must have ln_matmul_shape's shape. */
+/* [OUT] out = a @ b; out must have ln_matmul_shape's shape and may have any
+ * strides or share storage with a or b (it then gets a temporary). LN_EINVAL
+ * when a size exceeds BLAS's int range, LN_ENOMEM when a copy fails, and
+ * LN_EINTR between batches after ln_interrupt(), leaving out partly
+ * written. */
 ln_status ln_matmul(ln_tensor *out, const ln_tensor *a, const ln_tensor *b);
 
-/* C = alpha * op(A) op(B) + beta * C for contiguous row-major matrices, the
- * entry point layers use; op transposes when trans_a / trans_b is set. Goes
- * to sgemv when one side is a single row or column. */
+/* C = alpha * op(A) op(B) + beta * C for row-major matrices with leading
+ * dims lda, ldb and ldc, the entry point layers use; op(A) is m x k and op(B)
+ * k x n, and op transposes when trans_a / trans_b is set. Goes to sgemv when
+ * m or n is 1 and to a double-accumulated dot product when both are. With
+ * k == 0, C becomes beta * C, and beta == 0 overwrites C without reading it.
+ * Every size and leading dim must fit in an int (BLAS's index type). */
 void ln_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc);
