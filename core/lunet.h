@@ -27,6 +27,8 @@
  *   softmax.h      softmax, log-softmax, logsumexp
  *   matmul.h       matrix products through OpenBLAS
  *   topk.h         top-k selection and sorting
+ *   nn/conv2d.h    2-d convolution, forward and backward
+ *   nn/activation.h  leaky ReLU and the gradients of activations
  */
 #ifndef LUNET_H
 #define LUNET_H
@@ -42,5 +44,7 @@
 #include "softmax.h"
 #include "matmul.h"
 #include "topk.h"
+#include "nn/conv2d.h"
+#include "nn/activation.h"
 
 #endif

@@ -1,0 +1,31 @@
+/* im2col and col2im: the patch matrix that turns a convolution into a GEMM.
+ *
+ * For one sample's input planes (channels x height x width, contiguous), the
+ * patch matrix has one row per (channel, kernel row, kernel column) and one
+ * column per output position. Entry (c, ki, kj; oh, ow) is the input pixel
+ * under kernel tap (ki, kj) when the kernel sits at output (oh, ow). Taps
+ * that fall in the padding read 0. To bound its size, the matrix covers a
+ * block of output rows [first_row, first_row + row_count), so it has
+ * row_count * out_width columns. Internal to the core's conv kernels. */
+#ifndef LUNET_NN_IM2COL_H
+#define LUNET_NN_IM2COL_H
+
+#include <stdint.h>
+
+typedef struct ln_patch_geometry {
+    int64_t channels, height, width;  /* input planes */
+    int64_t out_height, out_width;
+    int64_t kernel[2], stride[2], padding[2], dilation[2];  /* (h, w) each */
+} ln_patch_geometry;
+
+/* Writes the patch matrix of the block into col, row-major with
+ * row_count * out_width columns. */
+void ln_im2col(float *col, const float *input, const ln_patch_geometry *g, int64_t first_row,
+               int64_t row_count);
+
+/* Adds each entry of the block's patch matrix col into the input pixel it
+ * was read from: the adjoint of ln_im2col, so input accumulates. */
+void ln_col2im(float *input, const float *col, const ln_patch_geometry *g, int64_t first_row,
+               int64_t row_count);
+
+#endif
