@@ -29,6 +29,7 @@
  *   topk.h         top-k selection and sorting
  *   nn/conv2d.h    2-d convolution, forward and backward
  *   nn/activation.h  leaky ReLU and the gradients of activations
+ *   safetensors.h  reading and writing safetensors files
  */
 #ifndef LUNET_H
 #define LUNET_H
@@ -46,5 +47,6 @@
 #include "topk.h"
 #include "nn/conv2d.h"
 #include "nn/activation.h"
+#include "safetensors.h"
 
 #endif
