@@ -1,11 +1,11 @@
 /* Matrix products on OpenBLAS.
  *
- * ln_matmul treats each operand as a batch of matrices: a 1-d left operand is
- * one row (1 x k) and a 1-d right operand one column (k x 1), and dims before
- * the last two are batch dims that broadcast with stride 0. A matrix whose
- * strides BLAS can read, either row-major or as the transpose of a row-major
- * matrix (a transposed view), goes to BLAS without a copy; any other layout
- * is copied to contiguous first. The product is written into `out` directly
+ * ln_matmul treats each operand as a batch of matrices. A 1-d left operand is
+ * one row (1 x k) and a 1-d right operand one column (k x 1). Dims before the
+ * last two are batch dims, which broadcast with stride 0. A matrix whose
+ * strides BLAS can read (row-major, or the transpose of a row-major matrix as
+ * a transposed view is) goes to BLAS without a copy. Any other layout is
+ * copied to contiguous first. The product is written into `out` directly
  * when out is contiguous and shares no storage with the inputs, otherwise
  * into a temporary that is then copied into out. */
 #include "matmul.h"
