@@ -54,7 +54,8 @@ local function is_finite_number(v)
     return v == v and v ~= huge and v ~= -huge
 end
 
--- Prints NaN as "nan" on every platform (C's printf may write "-nan").
+-- Formats a number, NaN as "nan" on every platform (C's printf may write
+-- "-nan").
 local function number_text(v, digits)
     if v ~= v then
         return "nan"
@@ -333,6 +334,24 @@ local function distribution_failure(values, shape, dim, layout, first, bad_count
     return text
 end
 
+-- Returns the first slice that is not a probability distribution (nil if
+-- there is none) and the number of such slices.
+local function find_bad_slices(values, layout, tol)
+    local first, bad_count = nil, 0
+    for outer = 0, layout.outer_count - 1 do
+        for inner = 0, layout.inner_count - 1 do
+            local positions = slice_positions(layout, outer, inner)
+            local problem = slice_problem(values, positions, tol)
+            if problem then
+                bad_count = bad_count + 1
+                first = first
+                    or { problem = problem, positions = positions, outer = outer, inner = inner }
+            end
+        end
+    end
+    return first, bad_count
+end
+
 local function distribution_success(shape, dim, layout, tol)
     local ndim = #shape
     local tol_text = number_text(tol)
@@ -361,18 +380,7 @@ local function check_distribution(state, arguments)
     local slice_shape = #shape == 0 and { 1 } or shape
     local layout = slice_layout(slice_shape, dim)
     local values = probs:flat()
-    local first, bad_count = nil, 0
-    for outer = 0, layout.outer_count - 1 do
-        for inner = 0, layout.inner_count - 1 do
-            local positions = slice_positions(layout, outer, inner)
-            local problem = slice_problem(values, positions, tol)
-            if problem then
-                bad_count = bad_count + 1
-                first = first
-                    or { problem = problem, positions = positions, outer = outer, inner = inner }
-            end
-        end
-    end
+    local first, bad_count = find_bad_slices(values, layout, tol)
 
     if state.mod then
         local subject = #shape <= 1 and "the tensor"
