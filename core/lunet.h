@@ -29,6 +29,7 @@
  *   topk.h         top-k selection and sorting
  *   nn/conv2d.h    2-d convolution, forward and backward
  *   nn/activation.h  leaky ReLU and the gradients of activations
+ *   nn/pool.h      max, average and adaptive average 2-d pooling
  *   safetensors.h  reading and writing safetensors files
  */
 #ifndef LUNET_H
@@ -47,6 +48,7 @@
 #include "topk.h"
 #include "nn/conv2d.h"
 #include "nn/activation.h"
+#include "nn/pool.h"
 #include "safetensors.h"
 
 #endif
