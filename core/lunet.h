@@ -30,6 +30,7 @@
  *   nn/conv2d.h    2-d convolution, forward and backward
  *   nn/activation.h  leaky ReLU and the gradients of activations
  *   nn/pool.h      max, average and adaptive average 2-d pooling
+ *   nn/batchnorm.h  batch normalization, forward and backward
  *   safetensors.h  reading and writing safetensors files
  */
 #ifndef LUNET_H
@@ -49,6 +50,7 @@
 #include "nn/conv2d.h"
 #include "nn/activation.h"
 #include "nn/pool.h"
+#include "nn/batchnorm.h"
 #include "safetensors.h"
 
 #endif
