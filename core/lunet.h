@@ -31,7 +31,10 @@
  *   nn/activation.h  leaky ReLU and the gradients of activations
  *   nn/pool.h      max, average and adaptive average 2-d pooling
  *   nn/batchnorm.h  batch normalization, forward and backward
+ *   nn/loss.h      cross entropy, NLL, MSE and BCE losses and their gradients
  *   safetensors.h  reading and writing safetensors files
+ *   idx.h          reading IDX files (MNIST, Fashion-MNIST)
+ *   index_select.h gathering slices by index, for mini-batches
  */
 #ifndef LUNET_H
 #define LUNET_H
@@ -51,6 +54,9 @@
 #include "nn/activation.h"
 #include "nn/pool.h"
 #include "nn/batchnorm.h"
+#include "nn/loss.h"
 #include "safetensors.h"
+#include "idx.h"
+#include "index_select.h"
 
 #endif

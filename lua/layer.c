@@ -104,10 +104,12 @@ static int layer_tostring(lua_State *L)
 
 /* Shared methods ----------------------------------------------------------- */
 
+/* Slots: the layer, input and, for losses, target. backward takes
+ * grad_output after them. */
 static int layer_forward(lua_State *L)
 {
     lb_layer *layer = lb_check_layer(L, 1, NULL);
-    lua_settop(L, 2);
+    lua_settop(L, 3);
     return layer->cls->forward(L, layer);
 }
 
@@ -116,7 +118,7 @@ static int layer_backward(lua_State *L)
     lb_layer *layer = lb_check_layer(L, 1, NULL);
     if (!layer->cls->backward)
         luaL_error(L, "%s: backward is not implemented", layer->cls->name);
-    lua_settop(L, 3);
+    lua_settop(L, 4);
     return layer->cls->backward(L, layer);
 }
 
