@@ -3,8 +3,11 @@
  * mini-batches. */
 #include "binding.h"
 
+#include <math.h>
 #include <string.h>
 
+#include "idx.h"
+#include "index_select.h"
 #include "io/json.h"
 
 #define SAFETENSORS_HOLDER "lunet.safetensors"
@@ -169,9 +172,90 @@ static int load(lua_State *L)
     return 2;
 }
 
+/* lunet.data.read_idx(path) ---------------------------------------------- */
+
+/* core._read_idx(path[, scale[, shift]]): the optional affine map lets
+ * lunet.data scale pixels and make labels 1-based in the same pass. */
+static int read_idx(lua_State *L)
+{
+    const char *path = check_path(L, 1, "read_idx");
+    float scale = (float)luaL_optnumber(L, 2, 1.0);
+    float shift = (float)luaL_optnumber(L, 3, 0.0);
+    ln_tensor *t = lb_push_tensor(L);
+    lb_check_status(L, ln_idx_read(t, path, scale, shift), "read_idx");
+    lb_account(L, ln_numel(t) * (int64_t)sizeof(float));
+    return 1;
+}
+
+/* lunet.index_select(x, dim, indices) -------------------------------------- */
+
+/* Reads the 1-based indices at arg (a table of integers or a 1-d tensor of
+ * integral values) into a userdata array pushed on the stack, converted to
+ * 0-based. */
+static int64_t *check_indices(lua_State *L, int arg, int64_t size, int dim, int64_t *count)
+{
+    ln_tensor *t = lb_test_tensor(L, arg);
+    if (t) {
+        lb_check_tensor(L, arg, "index_select");
+        if (t->ndim != 1)
+            luaL_error(L, "index_select: indices must be a 1-d tensor or a table, got a %d-d "
+                       "tensor", t->ndim);
+        *count = t->shape[0];
+    } else if (lua_type(L, arg) == LUA_TTABLE) {
+        *count = luaL_len(L, arg);
+    } else {
+        luaL_error(L, "index_select: bad argument #%d (table or tensor of indices expected, "
+                   "got %s)", arg, luaL_typename(L, arg));
+    }
+
+    int64_t *index = lua_newuserdatauv(L, (size_t)(*count > 0 ? *count : 1) * sizeof(int64_t), 0);
+    for (int64_t i = 0; i < *count; i++) {
+        double value;
+        if (t) {
+            value = ln_data(t)[i * t->stride[0]];
+        } else {
+            lua_geti(L, arg, i + 1);
+            if (lua_type(L, -1) != LUA_TNUMBER)
+                luaL_error(L, "index_select: indices[%I] is a %s, expected an integer",
+                           (LUAI_UACINT)(i + 1), luaL_typename(L, -1));
+            value = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+        if (!(value >= -9.2e18 && value <= 9.2e18) || value != floor(value))
+            luaL_error(L, "index_select: indices[%I] is %f, expected an integer",
+                       (LUAI_UACINT)(i + 1), value);
+        int64_t k = (int64_t)value;
+        if (k < 1 || k > size)
+            luaL_error(L, "index_select: index %I is out of range for dim %d of size %I "
+                       "(expected 1..%I)", (LUAI_UACINT)k, dim + 1, (LUAI_UACINT)size,
+                       (LUAI_UACINT)size);
+        index[i] = k - 1;
+    }
+    return index;
+}
+
+static int index_select(lua_State *L)
+{
+    ln_tensor *x = lb_check_tensor(L, 1, "index_select");
+    if (x->ndim == 0)
+        luaL_error(L, "index_select: a 0-d tensor has no dim to select from");
+    int dim = lb_check_dim(L, 2, x->ndim, "index_select");
+    int64_t count = 0;
+    int64_t *index = check_indices(L, 3, x->shape[dim], dim, &count);
+
+    int64_t shape[LN_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    shape[dim] = count;
+    ln_tensor *out = lb_new(L, x->ndim, shape, "index_select");
+    lb_check_status(L, ln_index_select(out, x, dim, index, count), "index_select");
+    return 1;
+}
+
 static const lb_function io_functions[] = {
     {"save", save, 0},
     {"load", load, 0},
+    {"_read_idx", read_idx, 0},
+    {"index_select", index_select, 1},
     {NULL, NULL, 0},
 };
 
