@@ -23,9 +23,12 @@ LDLIBS  += -lopenblas -lz -lm -fopenmp
 
 CORE_SRC := $(wildcard core/*.c core/*/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-BIND_SRC := $(filter-out lua/main.c,$(wildcard lua/*.c))
+# The executable's own sources (option handling and the REPL) stay out of
+# core.so, which must not depend on readline.
+MAIN_SRC := lua/main.c lua/repl.c
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/%.o)
+BIND_SRC := $(filter-out $(MAIN_SRC),$(wildcard lua/*.c))
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/lua/main.o
 
 DEBIAN_PACKAGES := lua5.4 liblua5.4-dev libopenblas-dev lua-busted zlib1g-dev \
                    libstb-dev libreadline-dev pkg-config gcc make dataset-fashion-mnist
@@ -63,7 +66,8 @@ $(BUILD)/lunet/core.so: $(BIND_OBJ) $(BUILD)/liblunet.a
 	$(CC) -shared -o $@ $(BIND_OBJ) $(BUILD)/liblunet.a $(LDLIBS)
 
 lunet: $(MAIN_OBJ) $(BIND_OBJ) $(BUILD)/liblunet.a
-	$(CC) -o $@ $(MAIN_OBJ) $(BIND_OBJ) $(BUILD)/liblunet.a $(LUA_LIBS) $(LDLIBS) -Wl,-E -ldl
+	$(CC) -o $@ $(MAIN_OBJ) $(BIND_OBJ) $(BUILD)/liblunet.a $(LUA_LIBS) $(LDLIBS) \
+	    -lreadline -Wl,-E -ldl
 
 SPEC_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;" \
            LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" OMP_WAIT_POLICY=passive

@@ -1,11 +1,12 @@
 /* The lunet executable: Lua 5.4 with lunet linked in.
  *
- * `lunet script.lua args...` runs a script with `arg` set as lua.c does, and
- * `require "lunet"` works from any working directory: package.path and
- * package.cpath gain the folders next to the executable (a source checkout)
- * and the installed share/ and lib/ folders, and lunet.core is preloaded
- * from the linked library. */
+ * `lunet script.lua args...` runs a script with `arg` set as lua.c does;
+ * `lunet` alone starts the interactive prompt (lua/repl.c). `require "lunet"`
+ * works from any working directory: package.path and package.cpath gain the
+ * folders next to the executable (a source checkout) and the installed share/
+ * and lib/ folders, and lunet.core is preloaded from the linked library. */
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <lualib.h>
 
 #include "lunet.h"
+#include "repl.h"
 
 int luaopen_lunet_core(lua_State *L);
 
@@ -79,21 +81,27 @@ static int report(lua_State *L, int status)
 
 static int call(lua_State *L, int nargs, int nresults)
 {
-    int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, message_handler);
-    lua_insert(L, base);
-    int status = lua_pcall(L, nargs, nresults, base);
-    lua_remove(L, base);
-    return status;
+    return lunet_call(L, message_handler, nargs, nresults);
 }
 
-static void usage(const char *program)
+static void usage(FILE *stream, const char *program)
 {
-    fprintf(stderr,
+    fprintf(stream,
             "usage: %s [options] [script [args]]\n"
-            "  -e STAT   run the statement STAT\n"
-            "  -v        print the version and lunet.config()\n"
-            "  -h        print this help\n",
+            "Runs a Lua 5.4 script with lunet available; without a script or -e it\n"
+            "starts the interactive prompt (REPL).\n"
+            "\n"
+            "  -e STAT      run the Lua statement STAT (may be repeated)\n"
+            "  -i           start the REPL after running the script or -e statements\n"
+            "  -v           print the version and lunet.config(), then exit\n"
+            "  -h, --help   print this help and exit\n"
+            "  --           stop handling options\n"
+            "  -            run the script read from standard input\n"
+            "\n"
+            "In the REPL an expression prints its value and a trailing ';' hides it.\n"
+            "Tab completes names and methods, help(x) describes a lunet function or\n"
+            "layer, Ctrl-C interrupts the running statement (three times: quit) and\n"
+            "Ctrl-D exits. History is kept in $HOME/.lunet_history.\n",
             program);
 }
 
@@ -132,8 +140,74 @@ static int print_version(lua_State *L)
     return report(L, status);
 }
 
+/* Options come first; the first other argument is the script. */
+typedef struct options {
+    bool interactive; /* -i */
+    bool version;     /* -v */
+    bool help;        /* -h, --help */
+    bool statements;  /* at least one -e */
+    int script;       /* index of the script in argv, or argc when none */
+} options;
+
+/* Reads the options, returning false (after printing why) when they are
+ * invalid. */
+static bool parse_options(int argc, char **argv, options *opts)
+{
+    *opts = (options){.script = argc};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(argv[i], "-e") == 0) {
+            if (++i >= argc) {
+                fprintf(stderr, "lunet: option '-e' needs a statement\n");
+                return false;
+            }
+            opts->statements = true;
+        } else if (strcmp(argv[i], "-i") == 0) {
+            opts->interactive = true;
+        } else if (strcmp(argv[i], "-v") == 0) {
+            opts->version = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            opts->help = true;
+        } else {
+            fprintf(stderr, "lunet: unrecognized option '%s'\n", argv[i]);
+            return false;
+        }
+    }
+    opts->script = i;
+    return true;
+}
+
+/* Runs the -e statements in order, stopping at the first error. */
+static int run_statements(lua_State *L, int argc, char **argv, int script)
+{
+    for (int i = 1; i < script; i++) {
+        if (strcmp(argv[i], "-e") != 0)
+            continue;
+        i++;
+        int status = luaL_loadstring(L, argv[i]);
+        if (status == LUA_OK)
+            status = call(L, 0, 0);
+        if (report(L, status) != LUA_OK)
+            return status;
+    }
+    return LUA_OK;
+}
+
 int main(int argc, char **argv)
 {
+    options opts;
+    if (!parse_options(argc, argv, &opts)) {
+        usage(stderr, argv[0]);
+        return EXIT_FAILURE;
+    }
+    if (opts.help) {
+        usage(stdout, argv[0]);
+        return EXIT_SUCCESS;
+    }
+
     lua_State *L = luaL_newstate();
     if (!L) {
         fprintf(stderr, "lunet: cannot create a Lua state: not enough memory\n");
@@ -143,35 +217,18 @@ int main(int argc, char **argv)
     set_paths(L);
 
     int status = LUA_OK;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else if (strcmp(argv[i], "-e") == 0) {
-            if (++i >= argc) {
-                usage(argv[0]);
-                lua_close(L);
-                return EXIT_FAILURE;
-            }
-            status = luaL_loadstring(L, argv[i]);
-            if (status == LUA_OK)
-                status = call(L, 0, 0);
-            if (report(L, status) != LUA_OK)
-                break;
-        } else if (strcmp(argv[i], "-v") == 0) {
-            status = print_version(L);
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(argv[0]);
-        } else {
-            fprintf(stderr, "lunet: unrecognized option '%s'\n", argv[i]);
-            usage(argv[0]);
-            lua_close(L);
-            return EXIT_FAILURE;
-        }
-    }
-    if (status == LUA_OK && i < argc)
-        status = run_script(L, argc, argv, i);
+    if (opts.version)
+        status = print_version(L);
+    if (status == LUA_OK)
+        status = run_statements(L, argc, argv, opts.script);
+    bool has_script = opts.script < argc;
+    if (status == LUA_OK && has_script)
+        status = run_script(L, argc, argv, opts.script);
+
+    /* With -i the REPL starts even after an error, to inspect what the
+     * script left behind; its exit status is then the REPL's. */
+    if (opts.interactive || !(opts.version || opts.statements || has_script))
+        status = lunet_repl(L) == EXIT_SUCCESS ? LUA_OK : LUA_ERRRUN;
 
     lua_close(L);
     return status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
