@@ -306,8 +306,7 @@ static ln_status run_reduction(reduction *r)
     return ln_interrupted() ? ln_fail(LN_EINTR, "interrupted") : LN_OK;
 }
 
-/* out must be x's shape with dim removed, or with dim kept as size 1. */
-static ln_status check_reduced_shape(const ln_tensor *out, const ln_tensor *x, int dim)
+ln_status ln_check_reduced_shape(const ln_tensor *out, const ln_tensor *x, int dim)
 {
     int64_t removed[LN_MAX_DIMS], kept[LN_MAX_DIMS];
     int ndim = x->ndim;
@@ -362,7 +361,7 @@ ln_status ln_reduce_dim(ln_tensor *out, int64_t *indices, const ln_tensor *x, in
         return status;
     if (dim < 0 || dim >= (x->ndim > 0 ? x->ndim : 1))
         return ln_fail(LN_EINVAL, "reduction dim is out of range for a %d-d tensor", x->ndim);
-    status = check_reduced_shape(out, x, dim);
+    status = ln_check_reduced_shape(out, x, dim);
     if (status)
         return status;
 

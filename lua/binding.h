@@ -86,6 +86,7 @@ void lb_open_tensor(lua_State *L);
 void lb_open_elementwise(lua_State *L);
 void lb_open_matmul(lua_State *L);
 void lb_open_reduce(lua_State *L);
+void lb_open_softmax(lua_State *L);
 void lb_open_topk(lua_State *L);
 void lb_open_nn(lua_State *L);
 void lb_open_io(lua_State *L);

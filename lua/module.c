@@ -40,6 +40,7 @@ LUALIB_API int luaopen_lunet_core(lua_State *L)
     lb_open_tensor(L);
     lb_open_elementwise(L);
     lb_open_reduce(L);
+    lb_open_softmax(L);
     lb_open_matmul(L);
     lb_open_topk(L);
     lb_open_nn(L);

@@ -1,5 +1,5 @@
 /* Reductions as lunet functions and tensor methods: sum, mean, max, min,
- * argmax and argmin.
+ * argmax, argmin and logsumexp.
  *
  * Without a dim, sum, mean, max and min return a Lua number, and argmax and
  * argmin return the 1-based flat index in row-major order as a Lua integer.
@@ -160,6 +160,19 @@ static int argmin(lua_State *L)
     return reduce(L, LN_MIN, INDICES, "argmin");
 }
 
+/* logsumexp(x[, dim[, keepdim]]): dim defaults to the last, as for softmax. */
+static int logsumexp(lua_State *L)
+{
+    const ln_tensor *x = lb_check_tensor(L, 1, "logsumexp");
+    int dim = lb_opt_dim(L, 2, x->ndim, "logsumexp");
+    int keepdim = opt_keepdim(L, 3, "logsumexp");
+    int64_t shape[LN_MAX_DIMS];
+    int ndim = reduced_shape(x, dim, keepdim, shape);
+    ln_tensor *out = lb_new(L, ndim, shape, "logsumexp");
+    lb_check_status(L, ln_logsumexp(out, x, dim), "logsumexp");
+    return 1;
+}
+
 static const lb_function reduce_functions[] = {
     {"sum", sum, 1},
     {"mean", mean, 1},
@@ -167,6 +180,7 @@ static const lb_function reduce_functions[] = {
     {"min", min, 1},
     {"argmax", argmax, 1},
     {"argmin", argmin, 1},
+    {"logsumexp", logsumexp, 1},
     {NULL, NULL, 0},
 };
 
