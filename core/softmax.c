@@ -55,9 +55,9 @@ typedef enum softmax_kind { SOFTMAX, LOG_SOFTMAX, LOGSUMEXP } softmax_kind;
  * (Cody and Waite's reduction). exp(r) is its degree-7 Taylor polynomial,
  * whose truncation error is below 6e-9 on that interval. 2^k is applied as
  * two factors 2^(k/2) so that results down to the subnormal range round once.
- * Checked against exp() in double over every float: at most 1.03 ulp off,
- * exp(-inf) = 0, exp(+inf) = inf, exp(NaN) = NaN, and 0 below about -103.97
- * where the true value rounds to 0. */
+ * A comparison with exp() in double over every float32 input found at most
+ * 1.03 ulp of error, exp(-inf) = 0, exp(+inf) = inf, exp(NaN) = NaN, and 0
+ * below about -103.97, where the true value rounds to 0. */
 static ALWAYS_INLINE float bits_to_float(uint32_t bits)
 {
     float value;

@@ -21,8 +21,8 @@ ln_status ln_softmax(ln_tensor *out, const ln_tensor *x, int dim);
 ln_status ln_log_softmax(ln_tensor *out, const ln_tensor *x, int dim);
 
 /* [OUT] out has x's shape with dim removed (or kept as 1). As in PyTorch, a
- * slice that is all -inf (or empty) gives -inf and one holding +inf gives
- * +inf, unless it holds NaN, which gives NaN. */
+ * slice that is all -inf (or empty) gives -inf, and one containing +inf
+ * gives +inf unless it also contains NaN, which gives NaN. */
 ln_status ln_logsumexp(ln_tensor *out, const ln_tensor *x, int dim);
 
 /* [OUT] Gradients: grad_input from the forward output y and grad_output, all

@@ -38,18 +38,24 @@ local function each_slice(shape, dim, fn)
     end
 end
 
+-- The max of a slice and the sum of exp(value - max) over it, in double.
+local function max_and_exp_sum(values, positions)
+    local max = -inf
+    for _, p in ipairs(positions) do
+        max = math.max(max, values[p])
+    end
+    local sum = 0
+    for _, p in ipairs(positions) do
+        sum = sum + math.exp(values[p] - max)
+    end
+    return max, sum
+end
+
 -- Softmax of flat values along dim, in double.
 local function reference_softmax(values, shape, dim, log)
     local result = {}
     each_slice(shape, dim, function(positions)
-        local max = -inf
-        for _, p in ipairs(positions) do
-            max = math.max(max, values[p])
-        end
-        local sum = 0
-        for _, p in ipairs(positions) do
-            sum = sum + math.exp(values[p] - max)
-        end
+        local max, sum = max_and_exp_sum(values, positions)
         for _, p in ipairs(positions) do
             result[p] = log and (values[p] - max - math.log(sum)) or math.exp(values[p] - max) / sum
         end
@@ -273,14 +279,7 @@ describe("logsumexp", function()
     local function reference(values, shape, dim)
         local result = {}
         each_slice(shape, dim, function(positions)
-            local max = -inf
-            for _, p in ipairs(positions) do
-                max = math.max(max, values[p])
-            end
-            local sum = 0
-            for _, p in ipairs(positions) do
-                sum = sum + math.exp(values[p] - max)
-            end
+            local max, sum = max_and_exp_sum(values, positions)
             result[#result + 1] = { first = positions[1], value = max + math.log(sum) }
         end)
         table.sort(result, function(a, b)
