@@ -249,8 +249,16 @@ ln_status ln_batch_norm_forward(ln_tensor *output, ln_tensor *save_mean, ln_tens
 {
     ln_status status = check_forward(output, save_mean, save_invstd, running_mean, running_var,
                                      input, weight, bias, options);
-    if (status || ln_numel(input) == 0)
+    if (status)
         return status;
+    if (ln_numel(input) == 0) {
+        /* No statistics: the saved ones read as mean 0 and invstd 0. */
+        if (options->training) {
+            ln_fill(save_mean, 0.0f);
+            ln_fill(save_invstd, 0.0f);
+        }
+        return LN_OK;
+    }
 
     geometry g = geometry_of(input);
     ln_tensor x;

@@ -37,7 +37,7 @@ typedef struct ln_batch_norm {
  *
  * Fails naming the shapes when a per-channel tensor does not have C
  * elements. An input without elements gives an empty output and changes
- * nothing. */
+ * nothing but zero-filling the save tensors. */
 ln_status ln_batch_norm_forward(ln_tensor *output, ln_tensor *save_mean, ln_tensor *save_invstd,
                                 ln_tensor *running_mean, ln_tensor *running_var,
                                 const ln_tensor *input, const ln_tensor *weight,
