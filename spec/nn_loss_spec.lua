@@ -1,5 +1,7 @@
 local lunet = require "lunet"
 local assert = require "lunet.assertions"
+local json = require "dkjson"
+local gradient_check = require "spec.gradient_check"
 local nn = lunet.nn
 
 local FIXTURES = "spec/fixtures/losses.safetensors"
@@ -26,14 +28,6 @@ local function values(t)
     return t:flat()
 end
 
-local function dot(a, b)
-    local total = 0.0
-    for i = 1, #a do
-        total = total + a[i] * b[i]
-    end
-    return total
-end
-
 -- The scalar whose gradient backward returns: the loss itself when reduced,
 -- or sum(grad_output * loss) for reduction "none".
 local function objective(loss, input, target, grad_output)
@@ -41,27 +35,18 @@ local function objective(loss, input, target, grad_output)
     if grad_output == nil then
         return output:item()
     end
-    return dot(values(output), values(grad_output))
+    return gradient_check.dot(values(output), values(grad_output))
 end
 
--- Compares loss:backward with central differences of the loss, in double.
--- Each input element moves by +-step. The loss runs in float32, so the
+-- Compares loss:backward with central differences of the loss in double,
+-- moving each input element by +-step. The loss runs in float32, so the
 -- tolerance allows its rounding divided by 2 * step.
 local function check_gradient(loss, input, target, grad_output, step, tolerance)
-    local analytic = values(loss:backward(input, target, grad_output))
-    local flat = input:view(-1)
-    for i = 1, flat:numel() do
-        local saved = flat[i]
-        flat[i] = saved + step
-        local above = objective(loss, input, target, grad_output)
-        flat[i] = saved - step
-        local below = objective(loss, input, target, grad_output)
-        flat[i] = saved
-        local numeric = (above - below) / (2 * step)
-        assert.is_true(math.abs(numeric - analytic[i]) <= tolerance,
-            string.format("%s element %d: backward %.6g, central difference %.6g", tostring(loss),
-                i, analytic[i], numeric))
-    end
+    local analytic = loss:backward(input, target, grad_output)
+    local numeric = gradient_check.numeric_gradient(input, function()
+        return objective(loss, input, target, grad_output)
+    end, step)
+    assert.tensor_near(analytic, numeric, { atol = tolerance, rtol = 0 }, tostring(loss))
 end
 
 -- PyTorch reference cases ---------------------------------------------------------
@@ -73,20 +58,16 @@ local CONSTRUCTORS = {
     binary_cross_entropy_with_logits = nn.BCEWithLogitsLoss,
 }
 
--- Builds the loss a fixture case describes with the JSON of its metadata.
+-- Builds the loss a fixture case describes in its metadata.
 local function fixture_loss(tensors, metadata, case)
-    local config = metadata[case]
-    local op = config:match('"op": "([%w_]+)"')
+    local config = json.decode(metadata[case])
     local options = {
-        reduction = config:match('"reduction": "(%w+)"'),
+        reduction = config.reduction,
         weight = tensors[case .. ".class_weight"],
         pos_weight = tensors[case .. ".pos_weight"],
+        label_smoothing = config.label_smoothing,
     }
-    local smoothing = config:match('"label_smoothing": ([%d.]+)')
-    if smoothing then
-        options.label_smoothing = tonumber(smoothing)
-    end
-    return CONSTRUCTORS[op](options)
+    return CONSTRUCTORS[config.op](options)
 end
 
 describe("losses against PyTorch", function()

@@ -1,6 +1,7 @@
 local lunet = require "lunet"
 local assert = require "lunet.assertions"
 local optim = require "lunet.optim"
+local json = require "dkjson"
 local nn = lunet.nn
 
 local FIXTURES = "spec/fixtures/optim.safetensors"
@@ -19,26 +20,6 @@ end
 local function assert_close(expected, actual)
     assert.is_true(math.abs(actual - expected) <= 1e-12 * math.max(1, math.abs(expected)),
         string.format("expected %.17g, got %.17g", expected, actual))
-end
-
--- Reads the flat JSON object of a case: numbers, strings, booleans and one
--- array of numbers (betas).
-local function parse_config(json)
-    local config = {}
-    for key, text in json:gmatch('"([%w_]+)": ([^,%[}]+)') do
-        if text == "true" or text == "false" then
-            config[key] = text == "true"
-        elseif text:sub(1, 1) == '"' then
-            config[key] = text:sub(2, -2)
-        else
-            config[key] = math.tointeger(tonumber(text)) or tonumber(text)
-        end
-    end
-    local beta1, beta2 = json:match('"betas": %[([^,]+), ([^%]]+)%]')
-    if beta1 then
-        config.betas = { tonumber(beta1), tonumber(beta2) }
-    end
-    return config
 end
 
 -- Splits a case's configuration into optimizer and scheduler options.
@@ -65,7 +46,7 @@ describe("optimizers against PyTorch", function()
 
     for _, case in ipairs(cases) do
         it("follows " .. case, function()
-            local config = parse_config(metadata[case])
+            local config = json.decode(metadata[case])
             local optimizer_options, scheduler_options = split_config(config)
             local params = {}
             for i, name in ipairs(PARAMS) do
