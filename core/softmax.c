@@ -486,7 +486,9 @@ static void run_column_piece(const job *w, int64_t p)
 }
 
 /* Shares rows or column pieces among threads. Rows fewer than threads each
- * run split into chunks instead (forward kinds only). */
+ * run split into chunks instead.
+ * NOTE: only the forward kinds split rows; the gradients of rows fewer than
+ * threads use one thread per row. */
 static ln_status run_job(job *w)
 {
     int threads = omp_get_max_threads();
