@@ -35,6 +35,7 @@
  *   safetensors.h  reading and writing safetensors files
  *   idx.h          reading IDX files (MNIST, Fashion-MNIST)
  *   index_select.h gathering slices by index, for mini-batches
+ *   image.h        decoding PNG, JPEG and BMP images, resize, crop, normalize
  */
 #ifndef LUNET_H
 #define LUNET_H
@@ -58,5 +59,6 @@
 #include "safetensors.h"
 #include "idx.h"
 #include "index_select.h"
+#include "image.h"
 
 #endif

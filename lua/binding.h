@@ -90,5 +90,6 @@ void lb_open_softmax(lua_State *L);
 void lb_open_topk(lua_State *L);
 void lb_open_nn(lua_State *L);
 void lb_open_io(lua_State *L);
+void lb_open_image(lua_State *L);
 
 #endif

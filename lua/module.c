@@ -45,6 +45,7 @@ LUALIB_API int luaopen_lunet_core(lua_State *L)
     lb_open_topk(L);
     lb_open_nn(L);
     lb_open_io(L);
+    lb_open_image(L);
     lb_register(L, module_functions);
     return 1;
 }

@@ -14,6 +14,7 @@ local methods = core._tensor_methods
 
 lunet.Tensor = methods
 lunet.nn = require "lunet.nn"
+lunet.image = require "lunet.image"
 lunet.optim = require "lunet.optim"
 lunet.data = require "lunet.data"
 require("lunet.format").install(lunet, metatable, methods)

@@ -1,0 +1,172 @@
+/* Image decoding and file reading; see image.h. */
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/stb_image_impl.h"
+
+static ln_status corrupt(const char *label, const char *reason)
+{
+    return ln_fail(LN_EIO, "%s: corrupt or unsupported image (%s)", label,
+                   reason ? reason : "unknown reason");
+}
+
+static uint32_t read_u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* stb_image decodes a BMP whose pixel data is cut short as if the missing
+ * bytes were zero, so a truncated BMP is caught here: for uncompressed
+ * pixels (BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS) each row takes
+ * ceil(bits_per_pixel * width / 32) 4-byte words, starting at the offset
+ * that the file header gives. stb rejects the run-length compressions. */
+static ln_status check_bmp_length(const unsigned char *data, size_t size, const char *label)
+{
+    if (size < 26 || data[0] != 'B' || data[1] != 'M')
+        return LN_OK;
+    uint32_t offset = read_u32le(data + 10), header = read_u32le(data + 14);
+    int64_t width, height, bits, compression = 0;
+    if (header == 12) {
+        width = data[18] | data[19] << 8;
+        height = data[20] | data[21] << 8;
+        bits = data[24] | data[25] << 8;
+    } else {
+        if (size < 34)
+            return LN_OK;
+        width = (int32_t)read_u32le(data + 18);
+        height = (int32_t)read_u32le(data + 22);
+        bits = data[28] | data[29] << 8;
+        compression = read_u32le(data + 30);
+    }
+    if (compression != 0 && compression != 3 && compression != 6)
+        return LN_OK;
+    width = width < 0 ? -width : width;
+    height = height < 0 ? -height : height;
+    int64_t row_bytes = (bits * width + 31) / 32 * 4;
+    int64_t needed = (int64_t)offset + row_bytes * height;
+    if ((int64_t)size < needed)
+        return ln_fail(LN_EIO, "%s: corrupt or unsupported image (truncated BMP: the pixels "
+                       "need %lld bytes but the file has %zu)", label, (long long)needed, size);
+    return LN_OK;
+}
+
+/* Splits interleaved RGB into three planes scaled to [0, 1]. */
+static void planar_from_interleaved(float *out, const ln_decoded_image *image)
+{
+    int64_t plane = (int64_t)image->width * image->height;
+    if (image->sixteen_bit) {
+        const uint16_t *pixels = image->pixels;
+        for (int64_t i = 0; i < plane; i++)
+            for (int c = 0; c < 3; c++)
+                out[c * plane + i] = (float)pixels[3 * i + c] / 65535.0f;
+    } else {
+        const uint8_t *pixels = image->pixels;
+        for (int64_t i = 0; i < plane; i++)
+            for (int c = 0; c < 3; c++)
+                out[c * plane + i] = (float)pixels[3 * i + c] / 255.0f;
+    }
+}
+
+ln_status ln_image_decode(ln_tensor *out, const void *data, size_t size, const char *label)
+{
+    if (size > INT_MAX)
+        return ln_fail(LN_EIO, "%s: the file is %zu bytes; images above %d bytes are not "
+                       "supported", label, size, INT_MAX);
+
+    /* Check the claimed size before the decoder allocates for it. */
+    int width, height;
+    const char *reason = NULL;
+    if (!ln_stb_info(data, (int)size, &width, &height, &reason))
+        return corrupt(label, reason);
+    if (width <= 0 || height <= 0 || (int64_t)width * height > LN_IMAGE_MAX_PIXELS)
+        return ln_fail(LN_EIO, "%s: the image is %d x %d pixels, more than the limit of %lld "
+                       "pixels", label, width, height, (long long)LN_IMAGE_MAX_PIXELS);
+
+    ln_status status = check_bmp_length(data, size, label);
+    if (status)
+        return status;
+
+    ln_decoded_image image;
+    if (!ln_stb_decode(data, (int)size, &image, &reason))
+        return corrupt(label, reason);
+    if (image.width != width || image.height != height) {
+        ln_stb_free(image.pixels);
+        return corrupt(label, "the header and the pixel data disagree about the size");
+    }
+
+    int64_t shape[3] = {3, height, width};
+    ln_tensor t = {0};
+    status = ln_tensor_alloc(&t, 3, shape);
+    if (status) {
+        char message[256];
+        snprintf(message, sizeof message, "%s", ln_last_error());
+        ln_stb_free(image.pixels);
+        return ln_fail(status, "%s: %s", label, message);
+    }
+    planar_from_interleaved(ln_data(&t), &image);
+    ln_stb_free(image.pixels);
+    *out = t;
+    return LN_OK;
+}
+
+/* Reads the whole file at path into a new buffer. */
+static ln_status read_file(const char *path, unsigned char **data, size_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ln_fail(LN_EIO, "%s: cannot open (%s)", path, strerror(errno));
+    struct stat info;
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        close(fd);
+        return ln_fail(LN_EIO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)info.st_size > INT_MAX) {
+        close(fd);
+        return ln_fail(LN_EIO, "%s: the file is %lld bytes; images above %d bytes are not "
+                       "supported", path, (long long)info.st_size, INT_MAX);
+    }
+
+    size_t total = (size_t)info.st_size, done = 0;
+    unsigned char *buffer = malloc(total ? total : 1);
+    if (!buffer) {
+        close(fd);
+        return ln_fail(LN_ENOMEM, "%s: out of memory for %zu bytes", path, total);
+    }
+    while (done < total) {
+        ssize_t got = read(fd, buffer + done, total - done);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            int error = errno;
+            free(buffer);
+            close(fd);
+            return got < 0 ? ln_fail(LN_EIO, "%s: read failed (%s)", path, strerror(error))
+                           : ln_fail(LN_EIO, "%s: the file shrank while being read", path);
+        }
+        done += (size_t)got;
+    }
+    close(fd);
+    *data = buffer;
+    *size = total;
+    return LN_OK;
+}
+
+ln_status ln_image_load(ln_tensor *out, const char *path)
+{
+    unsigned char *data = NULL;
+    size_t size = 0;
+    ln_status status = read_file(path, &data, &size);
+    if (status)
+        return status;
+    status = ln_image_decode(out, data, size, path);
+    free(data);
+    return status;
+}

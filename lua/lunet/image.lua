@@ -1,0 +1,18 @@
+--- Images: `lunet.image`.
+--
+--     local image = require("lunet").image
+--     local img = image.load("cat.jpg")                  -- 3 x H x W in [0, 1]
+--     img = image.resize(img, 256)                       -- shorter side to 256
+--     img = image.center_crop(img, 224)                  -- 3 x 224 x 224
+--     img = image.normalize(img, { 0.485, 0.456, 0.406 }, { 0.229, 0.224, 0.225 })
+--
+-- load(path) decodes PNG, JPEG and BMP files (grey and alpha images become
+-- RGB). resize(img, size) is bilinear, as torchvision's Resize on tensors
+-- with antialias=False: a number resizes the shorter side keeping the
+-- aspect ratio, {h, w} gives the exact size. center_crop(img, size) takes a
+-- number (square) or {h, w} and pads with zeros where the crop is larger.
+-- normalize(img, mean, std) computes (img - mean) / std per channel, with a
+-- number or a table of one number per channel for mean and std. The
+-- transforms work on the last two dims (H, W), so batches N x C x H x W
+-- work too; each returns a new tensor.
+return require("lunet.core")._image
