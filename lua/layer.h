@@ -43,7 +43,9 @@ typedef struct lb_layer_class {
 struct lb_layer {
     const lb_layer_class *cls;
     int training;
-    _Alignas(16) unsigned char config[];
+    /* Lua aligns userdata to 8 bytes (LUAI_MAXALIGN), enough for the int64_t
+     * and double fields of every config. */
+    _Alignas(8) unsigned char config[];
 };
 
 /* The class config, as the class's own struct type. */
