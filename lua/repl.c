@@ -66,9 +66,15 @@ static volatile sig_atomic_t statement_running;
 
 /* Signals ---------------------------------------------------------------- */
 
+/* Raises "interrupted!" at the next Lua instruction or call. Calls into C
+ * functions are let through, so a kernel that stopped on ln_interrupted()
+ * reports its own error ("BatchNorm2d: interrupted") through the message
+ * handler instead of this one replacing it. */
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
+    lua_getinfo(L, "S", ar);
+    if (*ar->what == 'C')
+        return;
     lua_sethook(L, NULL, 0, 0);
     luaL_error(L, "interrupted!");
 }
@@ -157,7 +163,9 @@ static line_status read_terminal_line(const char *prompt, char **line)
         }
         if (ready > 0) {
             rl_callback_read_char();
-        } else if (ready < 0 && errno != EINTR) {
+        } else if (ready < 0 && errno == EINTR) {
+            rl_check_signals(); /* redraws after SIGWINCH */
+        } else if (ready < 0) {
             rl_callback_handler_remove();
             break;
         }
@@ -265,6 +273,29 @@ static int load_as_global(lua_State *L, const char *code, size_t length)
 
 typedef enum chunk_status { CHUNK_READY, CHUNK_INCOMPLETE, CHUNK_ERROR } chunk_status;
 
+/* `return f(x)` tail-calls f, which drops the statement's frame and f's name
+ * from a traceback. Replaces the compiled function on top of the stack with
+ * one that passes the values through an inner function instead, keeping the
+ * original when that does not compile. The ")" goes on a new line in case the
+ * expression ends in a comment. */
+static void load_without_tail_call(lua_State *L, const char *expression, size_t length)
+{
+    luaL_Buffer buffer;
+    luaL_buffinit(L, &buffer);
+    luaL_addstring(&buffer, "return (function(...) return ... end)(");
+    luaL_addlstring(&buffer, expression, length);
+    luaL_addstring(&buffer, "\n)");
+    luaL_pushresult(&buffer);
+    size_t wrapped_length;
+    const char *wrapped = lua_tolstring(L, -1, &wrapped_length);
+    int status = luaL_loadbuffer(L, wrapped, wrapped_length, CHUNK_NAME);
+    lua_remove(L, -2);
+    if (status == LUA_OK)
+        lua_remove(L, -2);
+    else
+        lua_pop(L, 1);
+}
+
 /* Compiles code as an expression, then as a statement. Pushes the function,
  * or the statement's syntax error, and sets *print when the values of an
  * expression should print. */
@@ -283,6 +314,7 @@ static chunk_status compile(lua_State *L, const char *code, size_t length, bool 
     lua_remove(L, -2);
     if (status == LUA_OK) {
         *print = !silenced;
+        load_without_tail_call(L, code, expression);
         return CHUNK_READY;
     }
     bool expression_incomplete = is_incomplete(L, status);
@@ -368,8 +400,7 @@ static void add_frame(luaL_Buffer *buffer, lua_State *L, lua_Debug *ar)
         lua_pushfstring(L, " in function <%s:%d>", ar->short_src, ar->linedefined);
     }
     luaL_addvalue(buffer);
-    /* A statement compiled as `return f(x)` tail-calls f, so its own frame
-     * is gone from the stack. */
+    /* The caller's frame is gone when it ended in a tail call (`return g(x)`). */
     if (ar->istailcall)
         luaL_addstring(buffer, "\n\t(...tail calls...)");
 }

@@ -234,6 +234,8 @@ describe("REPL on a pipe", function()
             .. "outer()\n")
         assert.matches("stdin:1: deep\nstack traceback:", output, 1, true)
         assert.matches("in function 'inner'", output, 1, true)
+        assert.matches("in function 'outer'", output, 1, true)
+        assert.matches("stdin:1: in main chunk", output, 1, true)
     end)
 
     it("shows no traceback for a direct error", function()
