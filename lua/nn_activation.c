@@ -183,6 +183,74 @@ static int tanh_new(lua_State *L)
     return 1;
 }
 
+/* Softmax and LogSoftmax --------------------------------------------------------- */
+
+typedef struct softmax_config {
+    lua_Integer dim;  /* as given: 1-based, or negative from the end */
+    int log;
+} softmax_config;
+
+static ln_status softmax_apply(const softmax_config *config, ln_tensor *output,
+                               const ln_tensor *input, int dim)
+{
+    return config->log ? ln_log_softmax(output, input, dim) : ln_softmax(output, input, dim);
+}
+
+static int softmax_forward(lua_State *L, lb_layer *layer)
+{
+    const softmax_config *config = LB_LAYER_CONFIG(layer, softmax_config);
+    const char *fname = layer->cls->name;
+    ln_tensor *input = lb_check_tensor(L, 2, fname);
+    int dim = lb_dim_value(L, config->dim, input->ndim, 0, fname);
+    ln_tensor *output = lb_new(L, input->ndim, input->shape, fname);
+    lb_check_status(L, softmax_apply(config, output, input, dim), fname);
+    return 1;
+}
+
+static int softmax_backward(lua_State *L, lb_layer *layer)
+{
+    const softmax_config *config = LB_LAYER_CONFIG(layer, softmax_config);
+    char fname[64];
+    ln_tensor *grad_output;
+    ln_tensor *input = backward_arguments(L, layer, &grad_output, fname, sizeof fname);
+    int dim = lb_dim_value(L, config->dim, input->ndim, 0, fname);
+
+    /* The recomputed output is a userdata, so the collector frees it on
+     * every path. */
+    ln_tensor *output = lb_new(L, input->ndim, input->shape, fname);
+    lb_check_status(L, softmax_apply(config, output, input, dim), fname);
+    ln_tensor *grad_input = lb_new(L, input->ndim, input->shape, fname);
+    ln_status status = config->log
+                           ? ln_log_softmax_backward(grad_input, grad_output, output, dim)
+                           : ln_softmax_backward(grad_input, grad_output, output, dim);
+    lb_check_status(L, status, fname);
+    return 1;
+}
+
+static void softmax_describe(lb_layer *layer, luaL_Buffer *buffer)
+{
+    char text[64];
+    snprintf(text, sizeof text, "dim=%lld",
+             (long long)LB_LAYER_CONFIG(layer, softmax_config)->dim);
+    luaL_addstring(buffer, text);
+}
+
+static const lb_layer_class softmax_class = {
+    .name = "Softmax",
+    .config_size = sizeof(softmax_config),
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+    .describe = softmax_describe,
+};
+
+static const lb_layer_class log_softmax_class = {
+    .name = "LogSoftmax",
+    .config_size = sizeof(softmax_config),
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+    .describe = softmax_describe,
+};
+
 /* Reads an optional dim at arg: an integer other than 0, default fallback.
  * Its range is checked against each input's rank in forward. */
 static lua_Integer check_dim_option(lua_State *L, int arg, const char *what,
@@ -195,6 +263,26 @@ static lua_Integer check_dim_option(lua_State *L, int arg, const char *what,
         luaL_error(L, "%s: %s 0 is invalid (dims are 1-based: use 1 for the first dim or -1 "
                    "for the last)", fname, what);
     return dim;
+}
+
+static int softmax_new_common(lua_State *L, const lb_layer_class *cls, int log)
+{
+    lua_Integer dim = check_dim_option(L, 1, "dim", -1, cls->name);
+    lb_layer *layer = lb_new_layer(L, cls);
+    softmax_config *config = LB_LAYER_CONFIG(layer, softmax_config);
+    config->dim = dim;
+    config->log = log;
+    return 1;
+}
+
+static int softmax_new(lua_State *L)
+{
+    return softmax_new_common(L, &softmax_class, 0);
+}
+
+static int log_softmax_new(lua_State *L)
+{
+    return softmax_new_common(L, &log_softmax_class, 1);
 }
 
 /* Flatten -------------------------------------------------------------------------- */
@@ -423,6 +511,7 @@ void lb_open_activation(lua_State *L)
     static const luaL_Reg constructors[] = {
         {"ReLU", relu_new},         {"LeakyReLU", leaky_relu_new},
         {"Sigmoid", sigmoid_new},   {"Tanh", tanh_new},
+        {"Softmax", softmax_new},   {"LogSoftmax", log_softmax_new},
         {"Flatten", flatten_new},   {"Identity", identity_new},
         {"Dropout", dropout_new},   {NULL, NULL},
     };

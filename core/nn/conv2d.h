@@ -57,9 +57,9 @@ ln_status ln_conv2d_forward(ln_tensor *output, const ln_tensor *input, const ln_
 /* [OUT] grad_input = the gradient of the output with respect to the input,
  * contracted with grad_output; grad_weight and grad_bias accumulate (+=) the
  * gradients of the parameters, as parameters' grads do. Each of the three
- * may be NULL to skip it and must otherwise be contiguous and shaped like
- * input, weight and (OC). grad_output has the output's shape. workspace is
- * as for ln_conv2d_forward. */
+ * may be NULL to skip it and must otherwise be contiguous, shaped like
+ * input, weight and (OC), and apart from the inputs' memory. grad_output has
+ * the output's shape. workspace is as for ln_conv2d_forward. */
 ln_status ln_conv2d_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_tensor *grad_bias,
                              const ln_tensor *grad_output, const ln_tensor *input,
                              const ln_tensor *weight, const ln_conv2d_options *options,
