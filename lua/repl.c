@@ -93,8 +93,11 @@ static void on_sigint(int signal_number)
         pthread_kill(main_thread, signal_number);
     } else if (statement_running) {
         lua_sethook(session->L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-        if (++sigint_count >= SIGINTS_TO_KILL)
+        if (++sigint_count >= SIGINTS_TO_KILL) {
+            /* Delivered when this handler returns, as SIGINT is blocked in it. */
             signal(signal_number, SIG_DFL);
+            raise(signal_number);
+        }
     } else {
         prompt_interrupted = 1;
     }
