@@ -5,8 +5,8 @@ require "lunet.assertions"
 local function failure(assertion, ...)
     local ok, err = pcall(assertion, ...)
     assert.is_false(ok)
-    -- Under busted a failed assertion raises a table with `message`; plain
-    -- luassert raises a string.
+    -- Under busted a failed assertion raises a table with `message`, but
+    -- plain luassert raises a string.
     return type(err) == "table" and err.message or tostring(err)
 end
 
@@ -42,6 +42,17 @@ describe("is_distribution", function()
     it("passes for a softmax in Lua", function()
         local logits = { { 1, 2, 3, 4 }, { -50, 0, 50, 100 }, { 0, 0, 0, 0 } }
         assert.is_distribution(lunet.tensor(softmax_rows(logits)))
+    end)
+
+    it("passes for lunet.softmax output", function()
+        lunet.manual_seed(3)
+        local logits = lunet.randn(2, 5, 7)
+        for _, dim in ipairs({ 1, 2, 3, -1 }) do
+            assert.is_distribution(lunet.softmax(logits, dim), dim)
+        end
+        local large = lunet.tensor{ { -100, 0, 100 }, { 80, 80, 80 } }
+        assert.is_distribution(lunet.softmax(large, 2))
+        assert.is_not_distribution(logits, 3)
     end)
 
     it("returns its arguments", function()
@@ -588,5 +599,44 @@ describe("is_finite", function()
         message = failure(assert.is_not_finite, { 0 / 0 })
         assert.matches("is_finite: bad argument #1 (tensor): expected a tensor, got table",
             message, 1, true)
+    end)
+end)
+
+-- The example spec of docs/testing.md, kept the same so that the guide runs.
+describe("classifier", function()
+    local model, features
+
+    before_each(function()
+        lunet.manual_seed(0)
+        model = lunet.nn.Linear(10, 4)
+        features = lunet.randn(8, 10)
+    end)
+
+    it("returns finite logits per class", function()
+        local logits = model(features)
+        assert.has_shape(logits, { 8, 4 })
+        assert.is_finite(logits)
+    end)
+
+    it("gives a distribution per row", function()
+        local probs = lunet.softmax(model(features), 2)
+        assert.is_distribution(probs, 2)
+    end)
+
+    it("does not normalise raw logits", function()
+        assert.is_not_distribution(model(features), 2)
+    end)
+
+    it("gives the same output twice", function()
+        assert.tensor_near(model(features), model(features))
+    end)
+
+    it("explains raw logits as in the guide", function()
+        local message = failure(assert.is_distribution, model(features), 2)
+        assert.matches("Expected every row along dim 2 to be a probability distribution "
+            .. "(non-negative, finite, summing to 1 within 1e-05), but row 1 contains the "
+            .. "negative value -0.6295598 at [1, 1] (and sums to -0.9940944): "
+            .. "[-0.62956, 0.29595, -0.79818, 0.1377]\n"
+            .. "8 of 8 rows are not probability distributions.", message, 1, true)
     end)
 end)
