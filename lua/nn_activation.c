@@ -414,7 +414,7 @@ static const lb_layer_class identity_class = {
     .backward = identity_backward,
 };
 
-/* PyTorch's Identity accepts and ignores any arguments; so does this. */
+/* PyTorch's Identity ignores its arguments, and so does this constructor. */
 static int identity_new(lua_State *L)
 {
     lb_new_layer(L, &identity_class);

@@ -155,7 +155,7 @@ static int64_t option_groups(lua_State *L, int arg)
     return (int64_t)groups;
 }
 
-/* Reads and checks every argument, so that a layer is only made valid. */
+/* Reads and checks every constructor argument before the layer is made. */
 static void check_arguments(lua_State *L, conv2d_config *config)
 {
     lua_Integer in = lb_check_integer(L, 1, "in_channels", "Conv2d");
