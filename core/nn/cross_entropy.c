@@ -1,23 +1,30 @@
 /* Class-index losses: cross entropy on logits and negative log-likelihood on
- * log-probabilities. Both walk the same positions and reduce the same way,
- * and differ only in the loss and gradient of one position. */
+ * log-probabilities.
+ *
+ * Cross entropy is log-softmax (the shared kernel of softmax.h, which shifts
+ * each position by its max) followed by the smoothed, weighted NLL of the
+ * log-probabilities, so both losses share one per-position formula. NLL is
+ * that formula with no smoothing. The backward passes start from softmax(x)
+ * for cross entropy and from zeros for NLL, then subtract the target term. */
 #include "nn/loss.h"
 
 #include <math.h>
 #include <stdio.h>
 
 #include "internal.h"
+#include "softmax.h"
 
 /* A contiguous input seen as N samples of C classes at S positions each:
  * element (n, c, s) is at x[(n * C + c) * S + s], so the classes of one
  * position are S elements apart. */
 typedef struct class_problem {
     ln_tensor x;                  /* contiguous view or copy of the input */
+    int class_dim;                /* 0 for a (C) input, else 1 */
     int64_t samples, classes, inner;
     const float *weight;          /* NULL: every class weighs 1 */
     int64_t weight_stride;
     double weight_sum;            /* sum of the C class weights */
-    double smoothing;
+    double smoothing;             /* 0 for NLL */
 } class_problem;
 
 static double class_weight(const class_problem *p, int64_t c)
@@ -36,16 +43,19 @@ static int loss_shape(const ln_tensor *input, int64_t *shape)
     return input->ndim - 1;
 }
 
+/* Reads input and options into p. smoothing is false for NLL, which ignores
+ * label_smoothing. */
 static ln_status prepare(class_problem *p, const ln_tensor *input,
-                         const ln_class_loss_options *options)
+                         const ln_class_loss_options *options, bool smoothing)
 {
     char ti[256], tw[256];
     *p = (class_problem){0};
     if (input->ndim < 1)
         return ln_fail(LN_EINVAL, "input must have a class dim, got a 0-d tensor");
 
+    p->class_dim = input->ndim == 1 ? 0 : 1;
     p->samples = input->ndim == 1 ? 1 : input->shape[0];
-    p->classes = input->ndim == 1 ? input->shape[0] : input->shape[1];
+    p->classes = input->shape[p->class_dim];
     p->inner = 1;
     for (int d = 2; d < input->ndim; d++)
         p->inner *= input->shape[d];
@@ -66,7 +76,7 @@ static ln_status prepare(class_problem *p, const ln_tensor *input,
     p->weight_sum = 0.0;
     for (int64_t c = 0; c < p->classes; c++)
         p->weight_sum += class_weight(p, c);
-    p->smoothing = options->label_smoothing;
+    p->smoothing = smoothing ? options->label_smoothing : 0.0;
     return ln_contiguous(&p->x, input, false);
 }
 
@@ -94,110 +104,105 @@ static double mean_divisor(const class_problem *p, const int64_t *target)
 
 /* Per-position kernels -------------------------------------------------------- */
 
-/* Loss of one position whose classes start at x, S = p->inner apart. */
-typedef double (*position_loss_fn)(const class_problem *p, const float *x, int64_t y);
-
-/* Writes the gradient of scale * loss for one position into g (same layout). */
-typedef void (*position_grad_fn)(const class_problem *p, float *g, const float *x, int64_t y,
-                                 double scale);
-
-/* Max and log of the sum of exp(x - max) over the classes of a position.
- * Subtracting the max first keeps every exponent <= 0, so no logit is too
- * large. NaN or +inf logits make the sum NaN. */
-static void log_sum_exp(const class_problem *p, const float *x, double *max, double *log_sum)
+/* Loss of one position from its log-probabilities lp (classes S apart):
+ * (1 - e) * w[y] * -lp[y] + (e / C) * sum over c of w[c] * -lp[c]. */
+static double smoothed_nll_at(const class_problem *p, const float *lp, int64_t y)
 {
     const int64_t step = p->inner;
-    float top = -INFINITY;
-    for (int64_t c = 0; c < p->classes; c++)
-        if (x[c * step] > top)
-            top = x[c * step];
-
-    double sum = 0.0;
-    for (int64_t c = 0; c < p->classes; c++)
-        sum += exp((double)x[c * step] - top);
-    *max = top;
-    *log_sum = log(sum);
-}
-
-static double cross_entropy_at(const class_problem *p, const float *x, int64_t y)
-{
-    const int64_t step = p->inner;
-    double max, log_sum;
-    log_sum_exp(p, x, &max, &log_sum);
-
-    /* -log softmax(x)[c] = log_sum - (x[c] - max) */
-    double loss = (1.0 - p->smoothing) * class_weight(p, y) * (log_sum - (x[y * step] - max));
+    double loss = -(1.0 - p->smoothing) * class_weight(p, y) * lp[y * step];
     if (p->smoothing > 0.0) {
         double smooth = 0.0;
         for (int64_t c = 0; c < p->classes; c++)
-            smooth += class_weight(p, c) * (log_sum - (x[c * step] - max));
+            smooth -= class_weight(p, c) * lp[c * step];
         loss += p->smoothing / (double)p->classes * smooth;
     }
     return loss;
 }
 
-static void cross_entropy_grad_at(const class_problem *p, float *g, const float *x, int64_t y,
-                                  double scale)
+/* Turns g, which contains softmax(x) for cross entropy or zeros for NLL, into
+ * scale * (Q * g - q) for one position. q is the smoothed, weighted one-hot
+ * vector of the target: e/C * w[c], plus (1 - e) * w[y] at the target, and
+ * Q is the sum of q. */
+static void apply_target_grad(const class_problem *p, float *g, int64_t y, double scale)
 {
     const int64_t step = p->inner;
-    double max, log_sum;
-    log_sum_exp(p, x, &max, &log_sum);
-
-    /* q[c] = e/C * w[c], plus (1 - e) * w[y] at the target, and Q is the sum
-     * of q. */
     double spread = p->smoothing / (double)p->classes;
     double on_target = (1.0 - p->smoothing) * class_weight(p, y);
     double total = on_target + spread * p->weight_sum;
-    for (int64_t c = 0; c < p->classes; c++) {
-        double probability = exp((double)x[c * step] - max - log_sum);
-        g[c * step] = (float)(scale * (total * probability - spread * class_weight(p, c)));
-    }
-    g[y * step] = (float)(g[y * step] - scale * on_target);
-}
-
-static double nll_at(const class_problem *p, const float *x, int64_t y)
-{
-    return -class_weight(p, y) * x[y * p->inner];
-}
-
-static void nll_grad_at(const class_problem *p, float *g, const float *x, int64_t y,
-                        double scale)
-{
     for (int64_t c = 0; c < p->classes; c++)
-        g[c * p->inner] = 0.0f;
-    g[y * p->inner] = (float)(-scale * class_weight(p, y));
+        g[c * step] = (float)(scale * (total * g[c * step] - spread * class_weight(p, c)));
+    g[y * step] = (float)(g[y * step] - scale * on_target);
 }
 
 /* Shared passes -------------------------------------------------------------- */
 
+static ln_status check_output(const ln_tensor *output, const ln_tensor *input,
+                              const class_problem *p, ln_reduction reduction)
+{
+    bool unreduced = reduction == LN_REDUCTION_NONE;
+    int64_t expected = unreduced ? position_count(p) : 1;
+    if (ln_numel(output) == expected && ln_is_contiguous(output))
+        return LN_OK;
+
+    char to[256], ts[256];
+    int64_t shape[LN_MAX_DIMS];
+    int ndim = unreduced ? loss_shape(input, shape) : 0;
+    return ln_fail(LN_EINVAL, "output has shape %s but the loss has shape %s",
+                   ln_shape_string(output, to, sizeof to),
+                   ln_shape_string_raw(ndim, shape, ts, sizeof ts));
+}
+
+static ln_status check_gradients(const ln_tensor *grad_input, const ln_tensor *grad_output,
+                                 const ln_tensor *input, const class_problem *p,
+                                 ln_reduction reduction)
+{
+    char tg[256], ts[256];
+    bool unreduced = reduction == LN_REDUCTION_NONE;
+    int64_t grad_count = ln_numel(grad_output);
+    if (grad_count != 1 && (!unreduced || grad_count != position_count(p))) {
+        int64_t shape[LN_MAX_DIMS];
+        int ndim = unreduced ? loss_shape(input, shape) : 0;
+        return ln_fail(LN_EINVAL, "grad_output has shape %s but the loss has shape %s",
+                       ln_shape_string(grad_output, tg, sizeof tg),
+                       ln_shape_string_raw(ndim, shape, ts, sizeof ts));
+    }
+    if (!ln_same_shape(grad_input, input) || !ln_is_contiguous(grad_input))
+        return ln_fail(LN_EINVAL, "grad_input must be a contiguous tensor of shape %s, got %s",
+                       ln_shape_string(input, ts, sizeof ts),
+                       ln_shape_string(grad_input, tg, sizeof tg));
+    return LN_OK;
+}
+
+/* from_logits: cross entropy (input is logits), else NLL (log-probabilities). */
 static ln_status class_loss(ln_tensor *output, const ln_tensor *input, const int64_t *target,
-                            const ln_class_loss_options *options, position_loss_fn loss_at)
+                            const ln_class_loss_options *options, bool from_logits)
 {
     class_problem p;
-    ln_status status = prepare(&p, input, options);
+    ln_tensor log_probs = {0};
+    ln_status status = prepare(&p, input, options, from_logits);
     if (status)
         return status;
+    if ((status = check_output(output, input, &p, options->reduction)))
+        goto done;
+
+    if (!from_logits)
+        ln_tensor_share(&log_probs, &p.x);
+    else if (!(status = ln_tensor_alloc(&log_probs, input->ndim, input->shape)))
+        status = ln_log_softmax(&log_probs, &p.x, p.class_dim);
+    if (status)
+        goto done;
 
     int64_t count = position_count(&p);
     bool unreduced = options->reduction == LN_REDUCTION_NONE;
-    int64_t expected = unreduced ? count : 1;
-    if (ln_numel(output) != expected || !ln_is_contiguous(output)) {
-        char to[256], ts[256];
-        int64_t shape[LN_MAX_DIMS];
-        int ndim = unreduced ? loss_shape(input, shape) : 0;
-        ln_tensor_release(&p.x);
-        return ln_fail(LN_EINVAL, "output has shape %s but the loss has shape %s",
-                       ln_shape_string(output, to, sizeof to),
-                       ln_shape_string_raw(ndim, shape, ts, sizeof ts));
-    }
-
-    const float *x = ln_data(&p.x);
+    const float *lp = ln_data(&log_probs);
     float *out = ln_data(output);
     double total = 0.0;
 #pragma omp parallel for reduction(+ : total) schedule(static) \
     if (count * p.classes >= LN_PARALLEL_GRAIN)
     for (int64_t i = 0; i < count; i++) {
-        double loss = target[i] < 0 ? 0.0 : loss_at(&p, x + position_offset(&p, i), target[i]);
+        double loss = 0.0;
+        if (target[i] >= 0)
+            loss = smoothed_nll_at(&p, lp + position_offset(&p, i), target[i]);
         if (unreduced)
             out[i] = (float)loss;
         total += loss;
@@ -207,63 +212,52 @@ static ln_status class_loss(ln_tensor *output, const ln_tensor *input, const int
         out[0] = (float)total;
     else if (options->reduction == LN_REDUCTION_MEAN)
         out[0] = (float)(total / mean_divisor(&p, target));
+
+done:
+    ln_tensor_release(&log_probs);
     ln_tensor_release(&p.x);
-    return LN_OK;
+    return status;
 }
 
 static ln_status class_loss_backward(ln_tensor *grad_input, const ln_tensor *grad_output,
                                      const ln_tensor *input, const int64_t *target,
-                                     const ln_class_loss_options *options,
-                                     position_grad_fn grad_at)
+                                     const ln_class_loss_options *options, bool from_logits)
 {
-    char tg[256], ts[256];
     class_problem p;
-    ln_status status = prepare(&p, input, options);
+    ln_tensor gy_tensor = {0};
+    ln_status status = prepare(&p, input, options, from_logits);
     if (status)
         return status;
+    if ((status = check_gradients(grad_input, grad_output, input, &p, options->reduction)))
+        goto done;
+    if ((status = ln_contiguous(&gy_tensor, grad_output, false)))
+        goto done;
+
+    if (!from_logits)
+        ln_fill(grad_input, 0.0f);
+    else if ((status = ln_softmax(grad_input, &p.x, p.class_dim)))
+        goto done;
 
     int64_t count = position_count(&p);
-    bool unreduced = options->reduction == LN_REDUCTION_NONE;
-    int64_t grad_count = ln_numel(grad_output);
-    if (grad_count != 1 && (!unreduced || grad_count != count)) {
-        int64_t shape[LN_MAX_DIMS];
-        int ndim = unreduced ? loss_shape(input, shape) : 0;
-        ln_tensor_release(&p.x);
-        return ln_fail(LN_EINVAL, "grad_output has shape %s but the loss has shape %s",
-                       ln_shape_string(grad_output, tg, sizeof tg),
-                       ln_shape_string_raw(ndim, shape, ts, sizeof ts));
-    }
-    if (!ln_same_shape(grad_input, input) || !ln_is_contiguous(grad_input)) {
-        ln_tensor_release(&p.x);
-        return ln_fail(LN_EINVAL, "grad_input must be a contiguous tensor of shape %s, got %s",
-                       ln_shape_string(input, ts, sizeof ts),
-                       ln_shape_string(grad_input, tg, sizeof tg));
-    }
-
-    ln_tensor gy_tensor = {0};
-    if ((status = ln_contiguous(&gy_tensor, grad_output, false))) {
-        ln_tensor_release(&p.x);
-        return status;
-    }
     const float *gy = ln_data(&gy_tensor);
-    int64_t gy_step = grad_count == 1 ? 0 : 1;
+    int64_t gy_step = ln_numel(grad_output) == 1 ? 0 : 1;
     double divisor = options->reduction == LN_REDUCTION_MEAN ? mean_divisor(&p, target) : 1.0;
-
-    const float *x = ln_data(&p.x);
     float *g = ln_data(grad_input);
 #pragma omp parallel for schedule(static) if (count * p.classes >= LN_PARALLEL_GRAIN)
     for (int64_t i = 0; i < count; i++) {
         int64_t offset = position_offset(&p, i);
-        if (target[i] < 0) {
-            for (int64_t c = 0; c < p.classes; c++)
-                g[offset + c * p.inner] = 0.0f;
+        if (target[i] >= 0) {
+            apply_target_grad(&p, g + offset, target[i], gy[i * gy_step] / divisor);
             continue;
         }
-        grad_at(&p, g + offset, x + offset, target[i], gy[i * gy_step] / divisor);
+        for (int64_t c = 0; c < p.classes; c++)
+            g[offset + c * p.inner] = 0.0f;
     }
+
+done:
     ln_tensor_release(&gy_tensor);
     ln_tensor_release(&p.x);
-    return LN_OK;
+    return status;
 }
 
 /* Public entry points -------------------------------------------------------- */
@@ -271,26 +265,25 @@ static ln_status class_loss_backward(ln_tensor *grad_input, const ln_tensor *gra
 ln_status ln_cross_entropy(ln_tensor *output, const ln_tensor *input, const int64_t *target,
                            const ln_class_loss_options *options)
 {
-    return class_loss(output, input, target, options, cross_entropy_at);
+    return class_loss(output, input, target, options, true);
 }
 
 ln_status ln_cross_entropy_backward(ln_tensor *grad_input, const ln_tensor *grad_output,
                                     const ln_tensor *input, const int64_t *target,
                                     const ln_class_loss_options *options)
 {
-    return class_loss_backward(grad_input, grad_output, input, target, options,
-                               cross_entropy_grad_at);
+    return class_loss_backward(grad_input, grad_output, input, target, options, true);
 }
 
 ln_status ln_nll_loss(ln_tensor *output, const ln_tensor *input, const int64_t *target,
                       const ln_class_loss_options *options)
 {
-    return class_loss(output, input, target, options, nll_at);
+    return class_loss(output, input, target, options, false);
 }
 
 ln_status ln_nll_loss_backward(ln_tensor *grad_input, const ln_tensor *grad_output,
                                const ln_tensor *input, const int64_t *target,
                                const ln_class_loss_options *options)
 {
-    return class_loss_backward(grad_input, grad_output, input, target, options, nll_grad_at);
+    return class_loss_backward(grad_input, grad_output, input, target, options, false);
 }

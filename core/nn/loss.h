@@ -41,11 +41,11 @@ typedef struct ln_class_loss_options {
     double label_smoothing;     /* in [0, 1], read by cross entropy only */
 } ln_class_loss_options;
 
-/* Cross entropy of logits, with log-softmax fused in. Each position shifts
- * its logits by their max before exponentiating, so logits of any finite
- * size give exact losses (three equal logits of 1e8 give ln 3). With class
- * weights w and label smoothing e, a position with target y and
- * log-probabilities lp has the loss
+/* Cross entropy of logits: log-softmax over the class dim (ln_log_softmax,
+ * which shifts each position by its max, so logits of any finite size give
+ * exact losses: three equal logits of 1e8 give ln 3), then a smoothed NLL,
+ * in one call. With class weights w and label smoothing e, a position with target y
+ * and log-probabilities lp has the loss
  *     (1 - e) * w[y] * -lp[y]  +  (e / C) * sum over c of w[c] * -lp[c],
  * the formula of PyTorch 1.13. Its gradient is Q * softmax(x) - q, where q
  * is the smoothed, weighted one-hot vector of the target and Q its sum. */
