@@ -139,6 +139,12 @@ describe("CrossEntropyLoss", function()
         assert.are.equal(0, sum:dim())
     end)
 
+    it("forwards like a call", function()
+        local loss = nn.CrossEntropyLoss()
+        local input = lunet.randn(3, 5)
+        assert.are.equal(loss(input, { 1, 2, 3 }):item(), loss:forward(input, { 1, 2, 3 }):item())
+    end)
+
     it("keeps the batch shape for none", function()
         local loss = nn.CrossEntropyLoss({ reduction = "none" })
         assert.are.equal("4", shape_of(loss(lunet.randn(4, 10), lunet.ones(4))))
