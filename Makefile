@@ -79,3 +79,18 @@ clean:
 	rm -rf $(BUILD) lunet
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# Benchmark -------------------------------------------------------------------
+# `make bench` times lunet against PyTorch (where /usr/bin/python3 imports
+# torch) on BENCH_THREADS threads and prints one table; bench/RESULTS.md
+# records a run.
+BENCH_THREADS ?= 2
+
+.PHONY: bench
+
+$(BUILD)/bench/fma_peak: bench/fma_peak.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c11 -Wall -Wextra -fopenmp $< -o $@
+
+bench: all $(BUILD)/bench/fma_peak
+	BENCH_THREADS=$(BENCH_THREADS) ./lunet bench/bench.lua $(BUILD)/bench/fma_peak
