@@ -6,6 +6,8 @@ LUA      ?= lua5.4
 BUSTED   ?= /usr/bin/busted
 CC       ?= gcc
 BUILD    ?= build
+# Where the executable goes; the sanitizer build puts its own elsewhere.
+LUNET_EXE ?= lunet
 
 # The default build runs on any x86-64 machine; NATIVE=1 tunes for this one.
 OPTFLAGS ?= -O3
@@ -17,6 +19,14 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/incl
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 
 CFLAGS  ?= $(OPTFLAGS) -g
+# SANITIZE=1 instruments everything built here with AddressSanitizer and
+# UndefinedBehaviorSanitizer (see test-sanitize below).
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+                  -fno-sanitize-recover=undefined
+ifeq ($(SANITIZE),1)
+CFLAGS  += $(SANITIZE_FLAGS)
+LDLIBS  += $(SANITIZE_FLAGS)
+endif
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter \
            -I/usr/include/x86_64-linux-gnu/openblas-pthread -Icore
 LDLIBS  += -lopenblas -lz -lm -fopenmp
@@ -35,7 +45,7 @@ DEBIAN_PACKAGES := lua5.4 liblua5.4-dev libopenblas-dev lua-busted zlib1g-dev \
 
 .PHONY: all deps test clean install uninstall
 
-all: $(BUILD)/liblunet.a $(BUILD)/lunet/core.so lunet
+all: $(BUILD)/liblunet.a $(BUILD)/lunet/core.so $(LUNET_EXE)
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -65,7 +75,8 @@ $(BUILD)/lunet/core.so: $(BIND_OBJ) $(BUILD)/liblunet.a
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ $(BIND_OBJ) $(BUILD)/liblunet.a $(LDLIBS)
 
-lunet: $(MAIN_OBJ) $(BIND_OBJ) $(BUILD)/liblunet.a
+$(LUNET_EXE): $(MAIN_OBJ) $(BIND_OBJ) $(BUILD)/liblunet.a
+	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(MAIN_OBJ) $(BIND_OBJ) $(BUILD)/liblunet.a $(LUA_LIBS) $(LDLIBS) \
 	    -lreadline -Wl,-E -ldl
 
@@ -74,6 +85,46 @@ SPEC_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lu
 
 test: deps all
 	$(SPEC_ENV) $(LUA) $(BUSTED) --lpath="" -o utfTerminal spec
+
+# Sanitizers -------------------------------------------------------------------
+# `make test-sanitize` runs every spec under AddressSanitizer and
+# UndefinedBehaviorSanitizer; `make test-leaks` runs them again with
+# LeakSanitizer on. Both use one instrumented build in $(SAN_BUILD).
+#
+# busted runs inside the instrumented lunet executable rather than lua5.4:
+# the executable links the core statically, so the ASan runtime is there
+# from the start (no LD_PRELOAD) and nothing is dlclosed at exit, which
+# would unmap the code of OpenMP worker threads that are still alive. The
+# executable cannot sit at $(SAN_BUILD)/lunet, the folder of core.so.
+# allocator_may_return_null lets the specs that ask for terabytes see a
+# failed malloc, as in a normal build, instead of an ASan abort (ASan still
+# prints a warning for each). Specs that start the executable read its path
+# from LUNET_EXE, so those runs are instrumented too.
+SAN_BUILD := $(BUILD)/sanitize
+SAN_EXE   := $(SAN_BUILD)/bin/lunet
+SAN_SPEC_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;" \
+               LUA_CPATH="$(CURDIR)/$(SAN_BUILD)/?.so;;" OMP_WAIT_POLICY=passive \
+               UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LUNET_EXE=$(CURDIR)/$(SAN_EXE)
+SAN_ASAN  := allocator_may_return_null=1:check_initialization_order=1
+SAN_BUSTED = $(SAN_EXE) $(BUSTED) --lpath="" -o utfTerminal spec
+
+.PHONY: sanitize test-sanitize test-leaks
+
+# The links let the instrumented executable find lua/ and models/ beside
+# itself, as ./lunet does, so it runs scripts and the REPL from anywhere.
+sanitize:
+	$(MAKE) --no-print-directory SANITIZE=1 OPTFLAGS=-O1 BUILD=$(SAN_BUILD) \
+	    LUNET_EXE=$(SAN_EXE) $(SAN_BUILD)/lunet/core.so $(SAN_EXE)
+	ln -sfn $(CURDIR)/lua $(dir $(SAN_EXE))lua
+	ln -sfn $(CURDIR)/models $(dir $(SAN_EXE))models
+
+test-sanitize: deps all sanitize
+	$(SAN_SPEC_ENV) ASAN_OPTIONS=$(SAN_ASAN):detect_leaks=0 $(SAN_BUSTED)
+
+# The suppressions name third-party allocations only; see the file.
+test-leaks: deps all sanitize
+	$(SAN_SPEC_ENV) ASAN_OPTIONS=$(SAN_ASAN):detect_leaks=1 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 $(SAN_BUSTED)
 
 clean:
 	rm -rf $(BUILD) lunet

@@ -226,8 +226,12 @@ ln_status ln_infer_shape(int ndim, int64_t *shape, int64_t numel)
         } else if (shape[d] < 0) {
             return ln_fail(LN_EINVAL, "size %lld is negative", (long long)shape[d]);
         } else {
-            if (shape[d] != 0 && known > LN_MAX_NUMEL / shape[d])
-                return ln_fail(LN_EINVAL, "the requested shape overflows 64-bit sizes");
+            if (shape[d] != 0 && known > LN_MAX_NUMEL / shape[d]) {
+                char text[256];
+                ln_shape_string_raw(ndim, shape, text, sizeof text);
+                return ln_fail(LN_EINVAL, "the requested shape %s overflows 64-bit sizes",
+                               text);
+            }
             known *= shape[d];
         }
     }

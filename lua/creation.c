@@ -129,7 +129,8 @@ static int full(lua_State *L)
 {
     int top = lua_gettop(L);
     if (top < 2 || lua_type(L, top) != LUA_TNUMBER)
-        luaL_error(L, "full: expected sizes (or a shape table) followed by a fill value");
+        luaL_error(L, "full: expected sizes (or a shape table) followed by a fill value, got "
+                   "%s last", top < 1 ? "no value" : luaL_typename(L, top));
     float value = (float)lua_tonumber(L, top);
     lua_settop(L, top - 1);
     return new_filled(L, "full", value, 0);
@@ -165,16 +166,27 @@ static int rand_normal(lua_State *L)
     return random_tensor(L, "randn", 1);
 }
 
+/* Returns the number at arg, or fallback when arg is absent and optional. */
+static double check_number(lua_State *L, int arg, const char *what, bool optional,
+                           double fallback, const char *fname)
+{
+    if (optional && lua_isnoneornil(L, arg))
+        return fallback;
+    if (lua_type(L, arg) != LUA_TNUMBER)
+        luaL_error(L, "%s: %s must be a number, got %s", fname, what, luaL_typename(L, arg));
+    return lua_tonumber(L, arg);
+}
+
 /* arange(end), arange(start, end[, step]): PyTorch's half-open range. */
 static int arange(lua_State *L)
 {
     double start = 0, end, step = 1;
     if (lua_isnoneornil(L, 2)) {
-        end = luaL_checknumber(L, 1);
+        end = check_number(L, 1, "end", false, 0, "arange");
     } else {
-        start = luaL_checknumber(L, 1);
-        end = luaL_checknumber(L, 2);
-        step = luaL_optnumber(L, 3, 1);
+        start = check_number(L, 1, "start", false, 0, "arange");
+        end = check_number(L, 2, "end", false, 0, "arange");
+        step = check_number(L, 3, "step", true, 1, "arange");
     }
     if (step == 0 || !isfinite(step) || !isfinite(start) || !isfinite(end))
         luaL_error(L, "arange: expected finite start and end and a non-zero step, got "
@@ -184,7 +196,7 @@ static int arange(lua_State *L)
                    end);
     double count = ceil((end - start) / step);
     if (count > 9.0e15)
-        luaL_error(L, "arange: the range has too many elements (%.0f)", count);
+        luaL_error(L, "arange: the range has too many elements (%f)", count);
     int64_t shape[1] = {(int64_t)count};
     ln_tensor *t = lb_new(L, 1, shape, "arange");
     float *data = ln_data(t);
@@ -220,7 +232,8 @@ static int get_num_threads(lua_State *L)
 static int uniform_(lua_State *L)
 {
     ln_tensor *t = lb_check_tensor(L, 1, "uniform_");
-    float low = (float)luaL_optnumber(L, 2, 0.0), high = (float)luaL_optnumber(L, 3, 1.0);
+    float low = (float)check_number(L, 2, "low", true, 0.0, "uniform_");
+    float high = (float)check_number(L, 3, "high", true, 1.0, "uniform_");
     if (!(low <= high))
         luaL_error(L, "uniform_: expected low <= high, got %f and %f", low, high);
     ln_uniform(t, low, high);
@@ -231,7 +244,8 @@ static int uniform_(lua_State *L)
 static int normal_(lua_State *L)
 {
     ln_tensor *t = lb_check_tensor(L, 1, "normal_");
-    float mean = (float)luaL_optnumber(L, 2, 0.0), std = (float)luaL_optnumber(L, 3, 1.0);
+    float mean = (float)check_number(L, 2, "mean", true, 0.0, "normal_");
+    float std = (float)check_number(L, 3, "std", true, 1.0, "normal_");
     if (!(std >= 0))
         luaL_error(L, "normal_: std must be >= 0, got %f", std);
     ln_normal(t, mean, std);

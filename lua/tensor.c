@@ -11,7 +11,9 @@
  * tensor is rejected by lb_check_tensor from then on. */
 static int tensor_release(lua_State *L)
 {
-    ln_tensor *t = luaL_checkudata(L, 1, LB_TENSOR);
+    ln_tensor *t = lb_test_tensor(L, 1);
+    if (!t)
+        luaL_error(L, "close: bad argument #1 (tensor expected, got %s)", luaL_typename(L, 1));
     ln_tensor_release(t);
     return 0;
 }

@@ -5,6 +5,16 @@
 
 #include "topk.h"
 
+/* Returns the optional boolean at arg, fallback when absent. */
+static int opt_boolean(lua_State *L, int arg, const char *what, int fallback, const char *fname)
+{
+    if (lua_isnoneornil(L, arg))
+        return fallback;
+    if (!lua_isboolean(L, arg))
+        luaL_error(L, "%s: %s must be a boolean, got %s", fname, what, luaL_typename(L, arg));
+    return lua_toboolean(L, arg);
+}
+
 /* Pushes values and 1-based indices (as floats) of the k selected entries. */
 static int push_topk(lua_State *L, ln_tensor *x, int dim, int64_t k, int largest,
                      const char *fname)
@@ -32,7 +42,7 @@ static int topk(lua_State *L)
     ln_tensor *x = lb_check_tensor(L, 1, "topk");
     lua_Integer k = lb_check_integer(L, 2, "k", "topk");
     int dim = lb_opt_dim(L, 3, x->ndim, "topk");
-    int largest = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
+    int largest = opt_boolean(L, 4, "largest", 1, "topk");
     if (x->ndim == 0)
         luaL_error(L, "topk: expected a tensor with at least 1 dim, got a 0-d tensor");
     if (k < 0 || k > x->shape[dim])
@@ -49,7 +59,7 @@ static int sort(lua_State *L)
     if (x->ndim == 0)
         luaL_error(L, "sort: expected a tensor with at least 1 dim, got a 0-d tensor");
     int dim = lb_opt_dim(L, 2, x->ndim, "sort");
-    int descending = lua_toboolean(L, 3);
+    int descending = opt_boolean(L, 3, "descending", 0, "sort");
     return push_topk(L, x, dim, x->shape[dim], descending, "sort");
 }
 

@@ -217,7 +217,9 @@ static int copy_(lua_State *L)
 static int fill_(lua_State *L)
 {
     ln_tensor *t = lb_check_tensor(L, 1, "fill_");
-    float value = (float)luaL_checknumber(L, 2);
+    if (lua_type(L, 2) != LUA_TNUMBER)
+        luaL_error(L, "fill_: value must be a number, got %s", luaL_typename(L, 2));
+    float value = (float)lua_tonumber(L, 2);
     ln_fill(t, value);
     lua_settop(L, 1);
     return 1;
