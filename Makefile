@@ -145,3 +145,47 @@ $(BUILD)/bench/fma_peak: bench/fma_peak.c
 
 bench: all $(BUILD)/bench/fma_peak
 	BENCH_THREADS=$(BENCH_THREADS) ./lunet bench/bench.lua $(BUILD)/bench/fma_peak
+
+# Fuzzing ---------------------------------------------------------------------
+# libFuzzer targets for the readers of outside data, built with clang and
+# Debian's libclang-rt-14-dev (and libomp-dev for the OpenMP in the core).
+# `make fuzz` fuzzes each target for FUZZ_SECONDS seconds; `make fuzz-replay`
+# only runs each over its committed corpus in fuzz/corpus/, which is fast.
+# The fuzz build lowers the image pixel limit to stay under libFuzzer's
+# 2 GB memory limit.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := safetensors json idx image
+FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -fopenmp -Icore \
+                -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -DLN_IMAGE_MAX_PIXELS=4194304
+FUZZ_SRC     := core/status.c core/tensor.c core/apply.c core/parallel.c \
+                $(wildcard core/io/*.c)
+FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+.PHONY: fuzz fuzz-replay
+
+# For an empty first PNG IDAT chunk, stb_image adds 0 to a NULL pointer and
+# passes it to memcpy with size 0: undefined in C but harmless, so those two
+# checks are off for that file only.
+$(BUILD)/fuzz/obj/core/io/stb_image_impl.o: FUZZ_CFLAGS += \
+    -fno-sanitize=pointer-overflow,nonnull-attribute
+
+$(FUZZ_OBJ): Makefile
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_OBJ) -o $@ -lopenblas -lz -lm
+
+fuzz: $(FUZZ_BIN)
+	sh fuzz/run.sh fuzz $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-replay: $(FUZZ_BIN)
+	sh fuzz/run.sh replay $(BUILD)/fuzz $(FUZZ_TARGETS)
+
+-include $(FUZZ_OBJ:.o=.d)

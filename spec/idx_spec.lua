@@ -140,6 +140,8 @@ describe("read_idx", function()
         { "dims too large", idx_bytes({ 4294967295, 4294967295, 4294967295 }),
             "dims 4294967295x4294967295x4294967295 are too large (the element count overflows "
                 .. "64-bit sizes)" },
+        { "a zero dim beside huge dims", idx_bytes({ 0, 4294967295, 4294967295, 4294967295 }),
+            "dims 0x4294967295x4294967295x4294967295 are too large" },
         { "truncated data", idx_bytes({ 2, 3, 4 }, range(1, 5)),
             "the file ends after 5 of 24 data bytes (dims 2x3x4)" },
         { "a huge claim", idx_bytes({ 60000, 28, 28 }, range(1, 10)),

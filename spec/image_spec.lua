@@ -170,6 +170,18 @@ describe("image.load", function()
         end
     end)
 
+    it("rejects an oversized Huffman table", function()
+        -- A DHT segment whose 16 code counts add up to more than 256
+        -- symbols; the decoder would write past its tables.
+        local bytes = read_bytes(DATA .. "blocks.jpg")
+        local dht = assert(bytes:find("\255\196", 1, true))
+        local counts = dht + 5
+        local broken = bytes:sub(1, counts - 1) .. string.rep("\255", 16) .. bytes:sub(counts + 16)
+        local path = write_bytes("huffman.jpg", broken)
+        assert_error("image.load: " .. path .. ": corrupt or unsupported image (a JPEG Huffman "
+            .. "table has 4080 symbols, more than 256)", image.load, path)
+    end)
+
     it("rejects huge claimed sizes", function()
         assert_error("image.load: " .. DATA .. "huge.bmp: the image is 30000 x 30000 pixels, "
             .. "more than the limit of 268435456 pixels", image.load, DATA .. "huge.bmp")

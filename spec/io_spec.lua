@@ -364,9 +364,15 @@ local MALICIOUS = {
     { "nine dims", safetensors_bytes(header_with(
         '{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,2],"data_offsets":[0,8]}'), EIGHT),
         "tensor 'w' shape has 9 dims, more than the 8 that lunet supports" },
+    { "a very long shape", safetensors_bytes(header_with(
+        '{"dtype":"F32","shape":[' .. string.rep("1,", 99) .. '1],"data_offsets":[0,4]}'), "\0\0\0\0"),
+        "invalid JSON header at byte 157: an array has more than 64 elements" },
     { "an overflowing product", safetensors_bytes(header_with(
         '{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}'), EIGHT),
         "tensor 'w' shape [4294967296, 4294967296] has too many elements" },
+    { "a zero size beside huge sizes", safetensors_bytes(header_with(
+        '{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}'), ""),
+        "tensor 'w' shape [0, 4294967296, 4294967296] has too many elements" },
     { "a product past the byte limit", safetensors_bytes(header_with(
         '{"dtype":"F32","shape":[2,576460752303423488],"data_offsets":[0,8]}'), EIGHT),
         "has too many elements (the product overflows 64-bit sizes)" },
@@ -567,8 +573,8 @@ describe("save errors", function()
         local script_path = path_of("child.lua")
         write_bytes(script_path, script)
         -- The braces keep the shell's "Killed" notice out of the spec output.
-        return io.popen(string.format("{ sh -c '%s exec ./lunet %s'; } 2>/dev/null", shell_prefix,
-            script_path))
+        return io.popen(string.format("{ sh -c '%s exec %s %s'; } 2>/dev/null", shell_prefix,
+            os.getenv("LUNET_EXE") or "./lunet", script_path))
     end
 
     it("keeps the old file when a write fails", function()

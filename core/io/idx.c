@@ -96,17 +96,23 @@ static ln_status read_header(reader *r, int *ndim, int64_t *shape, int64_t *nume
         return ln_fail(LN_EIO, "%s: the file ends inside the dims (after %zu of %zu header "
                        "bytes)", r->path, 4 + got, 4 + dims_bytes);
 
-    *numel = 1;
-    bool overflow = false;
+    /* The product of the non-zero sizes must fit too, even when a zero size
+     * makes the element count 0, because the strides of the tensor are
+     * products of sizes. */
+    int64_t product = 1;
+    bool overflow = false, has_zero = false;
     for (int d = 0; d < *ndim; d++) {
         const unsigned char *p = header + 4 + 4 * d;
         shape[d] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
                              (uint32_t)p[2] << 8 | p[3]);
-        if (shape[d] != 0 && *numel > MAX_ELEMENTS / shape[d])
+        if (shape[d] == 0)
+            has_zero = true;
+        else if (product > MAX_ELEMENTS / shape[d])
             overflow = true;
         else
-            *numel *= shape[d];
+            product *= shape[d];
     }
+    *numel = has_zero ? 0 : product;
     if (overflow) {
         char text[256];
         ln_shape_string_raw(*ndim, shape, text, sizeof text);

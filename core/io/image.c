@@ -58,6 +58,56 @@ static ln_status check_bmp_length(const unsigned char *data, size_t size, const 
     return LN_OK;
 }
 
+/* Debian's stb_image (libstb-dev 0.0~git20220908) builds a JPEG Huffman
+ * table from the 16 code counts of a DHT segment without checking that they
+ * add up to at most 256 symbols, and then writes past its 257-entry arrays.
+ * So every DHT table is checked here first, walking the markers as
+ * stb_image does: bytes between segments are skipped, 0xFF fill bytes too,
+ * and entropy-coded data ends at a 0xFF that is not followed by 0x00 (a
+ * stuffed byte) or a restart marker. */
+static ln_status check_jpeg_huffman_tables(const unsigned char *data, size_t size,
+                                           const char *label)
+{
+    if (size < 2 || data[0] != 0xFF || data[1] != 0xD8)
+        return LN_OK;
+    size_t pos = 2;
+    while (pos < size) {
+        if (data[pos] != 0xFF) {
+            pos++;
+            continue;
+        }
+        while (pos < size && data[pos] == 0xFF)
+            pos++;
+        if (pos + 2 >= size)
+            break;
+        unsigned char marker = data[pos++];
+        if (marker == 0xD9)
+            break;
+        bool no_length = marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7);
+        if (no_length)
+            continue;
+        size_t length = (size_t)data[pos] << 8 | data[pos + 1];
+        if (marker == 0xC4) {
+            /* The loop of stb_image: tables follow each other while the
+             * segment length says bytes remain; missing bytes read as 0. */
+            long remaining = (long)length - 2;
+            size_t table = pos + 2;
+            while (remaining > 0 && table < size) {
+                int symbols = 0;
+                for (size_t i = table + 1; i < table + 17 && i < size; i++)
+                    symbols += data[i];
+                if (symbols > 256)
+                    return ln_fail(LN_EIO, "%s: corrupt or unsupported image (a JPEG Huffman "
+                                   "table has %d symbols, more than 256)", label, symbols);
+                table += 17 + (size_t)symbols;
+                remaining -= 17 + symbols;
+            }
+        }
+        pos += length;
+    }
+    return LN_OK;
+}
+
 /* Splits interleaved RGB into three planes scaled to [0, 1]. */
 static void planar_from_interleaved(float *out, const ln_decoded_image *image)
 {
@@ -82,6 +132,9 @@ ln_status ln_image_decode(ln_tensor *out, const void *data, size_t size, const c
                        "supported", label, size, INT_MAX);
 
     /* Check the claimed size before the decoder allocates for it. */
+    ln_status status = check_jpeg_huffman_tables(data, size, label);
+    if (status)
+        return status;
     int width, height;
     const char *reason = NULL;
     if (!ln_stb_info(data, (int)size, &width, &height, &reason))
@@ -90,7 +143,7 @@ ln_status ln_image_decode(ln_tensor *out, const void *data, size_t size, const c
         return ln_fail(LN_EIO, "%s: the image is %d x %d pixels, more than the limit of %lld "
                        "pixels", label, width, height, (long long)LN_IMAGE_MAX_PIXELS);
 
-    ln_status status = check_bmp_length(data, size, label);
+    status = check_bmp_length(data, size, label);
     if (status)
         return status;
 

@@ -156,6 +156,7 @@ typedef struct parser {
     size_t length;
     size_t pos;
     int max_depth;
+    size_t max_array_length;
     ln_json_document *doc;
 } parser;
 
@@ -382,39 +383,56 @@ static ln_status parse_number(parser *p, ln_json *value)
 
 static ln_status parse_value(parser *p, ln_json *value, int depth);
 
-/* A growable buffer for the children of one array or object, copied into the
- * arena once the count is known. */
+/* A growable buffer for the children of one array or object. It is an
+ * arena block itself, so the document adopts it once complete instead of
+ * copying it: large vectors grow by realloc, which glibc does in place for
+ * big blocks (mremap), so the peak stays near the final size. */
 typedef struct vector {
-    void *data;
+    ln_json_block *block;
     size_t count, capacity, item_size;
 } vector;
 
 static void *vector_push(vector *v)
 {
     if (v->count == v->capacity) {
-        size_t capacity = v->capacity ? v->capacity * 2 : 8;
-        void *data = realloc(v->data, capacity * v->item_size);
-        if (!data)
+        size_t capacity = v->capacity ? v->capacity * 2 : 4;
+        ln_json_block *block = realloc(v->block, sizeof *block + capacity * v->item_size);
+        if (!block)
             return NULL;
-        v->data = data;
+        v->block = block;
         v->capacity = capacity;
     }
-    void *item = (char *)v->data + v->count * v->item_size;
+    void *item = (char *)v->block->data + v->count * v->item_size;
     memset(item, 0, v->item_size);
     v->count++;
     return item;
 }
 
-static ln_status vector_finish(parser *p, vector *v, void **out)
+/* Hands the vector's block to the document and stores its items in *out.
+ * The block goes second in the list, so the arena keeps filling its
+ * current block. */
+static void vector_adopt(parser *p, vector *v, void **out)
 {
     *out = NULL;
-    if (v->count == 0)
-        return LN_OK;
-    *out = arena_alloc(p->doc, v->count * v->item_size);
-    if (!*out)
-        return out_of_memory();
-    memcpy(*out, v->data, v->count * v->item_size);
-    return LN_OK;
+    if (!v->block)
+        return;
+    if (v->count == 0) {
+        free(v->block);
+        v->block = NULL;
+        return;
+    }
+    ln_json_block *block = v->block;
+    v->block = NULL;
+    block->used = block->size = 0;
+    ln_json_document *doc = p->doc;
+    if (doc->blocks) {
+        block->next = doc->blocks->next;
+        doc->blocks->next = block;
+    } else {
+        block->next = NULL;
+        doc->blocks = block;
+    }
+    *out = block->data;
 }
 
 static ln_status enter(parser *p, int depth)
@@ -437,6 +455,11 @@ static ln_status parse_array(parser *p, ln_json *value, int depth)
         p->pos++;
     } else {
         for (;;) {
+            if (items.count == p->max_array_length) {
+                status = ln_fail(LN_EINVAL, "at byte %zu: an array has more than %zu elements",
+                                 p->pos, p->max_array_length);
+                break;
+            }
             ln_json *item = vector_push(&items);
             if (!item) {
                 status = out_of_memory();
@@ -461,9 +484,9 @@ static ln_status parse_array(parser *p, ln_json *value, int depth)
     if (!status) {
         value->type = LN_JSON_ARRAY;
         value->count = items.count;
-        status = vector_finish(p, &items, (void **)&value->items);
+        vector_adopt(p, &items, (void **)&value->items);
     }
-    free(items.data);
+    free(items.block);
     return status;
 }
 
@@ -550,14 +573,15 @@ static ln_status parse_object(parser *p, ln_json *value, int depth)
             break;
         }
     }
-    if (!status)
-        status = check_duplicates(members.data, members.count, start);
+    if (!status && members.block)
+        status = check_duplicates((const ln_json_member *)members.block->data, members.count,
+                                  start);
     if (!status) {
         value->type = LN_JSON_OBJECT;
         value->count = members.count;
-        status = vector_finish(p, &members, (void **)&value->members);
+        vector_adopt(p, &members, (void **)&value->members);
     }
-    free(members.data);
+    free(members.block);
     return status;
 }
 
@@ -597,10 +621,11 @@ static ln_status parse_value(parser *p, ln_json *value, int depth)
     }
 }
 
-ln_status ln_json_parse(ln_json_document *doc, const char *text, size_t length, int max_depth)
+ln_status ln_json_parse(ln_json_document *doc, const char *text, size_t length, int max_depth,
+                        size_t max_array_length)
 {
     memset(doc, 0, sizeof *doc);
-    parser p = {(const unsigned char *)text, length, 0, max_depth, doc};
+    parser p = {(const unsigned char *)text, length, 0, max_depth, max_array_length, doc};
     ln_status status = parse_value(&p, &doc->root, 0);
     if (!status) {
         skip_whitespace(&p);

@@ -32,23 +32,29 @@ typedef enum ln_json_type {
 typedef struct ln_json ln_json;
 typedef struct ln_json_member ln_json_member;
 
+/* Fields in a union are valid only for their type, so read type first. */
 struct ln_json {
     ln_json_type type;
-    bool boolean;                /* LN_JSON_BOOL */
-    /* LN_JSON_NUMBER: is_integer is set for a number written without fraction
-     * or exponent whose value fits int64_t; other numbers are checked for
-     * syntax only and carry no value, because no reader needs them. */
+    bool boolean;                    /* LN_JSON_BOOL */
+    /* LN_JSON_NUMBER: is_integer is set for a number written without
+     * fraction or exponent whose value fits int64_t; other numbers are
+     * checked for syntax only and carry no value, because no reader needs
+     * them. */
     bool is_integer;
-    int64_t integer;
-    const char *string;          /* LN_JSON_STRING: decoded, NUL-terminated */
-    size_t length;               /* string length in bytes */
-    size_t count;                /* LN_JSON_ARRAY and LN_JSON_OBJECT */
-    ln_json *items;              /* array elements, in order */
-    ln_json_member *members;     /* object members, in input order */
+    union {
+        int64_t integer;             /* LN_JSON_NUMBER with is_integer */
+        const char *string;          /* LN_JSON_STRING: decoded, NUL-terminated */
+        ln_json *items;              /* LN_JSON_ARRAY, in order */
+        ln_json_member *members;     /* LN_JSON_OBJECT, in input order */
+    };
+    union {
+        size_t length;               /* LN_JSON_STRING, in bytes */
+        size_t count;                /* LN_JSON_ARRAY and LN_JSON_OBJECT */
+    };
 };
 
 struct ln_json_member {
-    const char *key;             /* decoded, NUL-terminated */
+    const char *key;                 /* decoded, NUL-terminated */
     size_t key_length;
     ln_json value;
 };
@@ -58,10 +64,15 @@ typedef struct ln_json_document {
     struct ln_json_block *blocks;   /* the arena */
 } ln_json_document;
 
-/* Parses length bytes of text (no terminator needed) into doc. On failure
+/* Parses length bytes of text (no terminator needed) into doc. Arrays and
+ * objects may nest max_depth levels, and an array may hold at most
+ * max_array_length elements (objects have no such limit). On failure
  * returns LN_EINVAL (LN_ENOMEM when memory runs out) with a message like
- * "at byte 17: expected ':' after an object key", and doc owns nothing. */
-ln_status ln_json_parse(ln_json_document *doc, const char *text, size_t length, int max_depth);
+ * "at byte 17: expected ':' after an object key", and doc owns nothing.
+ * The tree takes about 24 bytes per value and 40 per object member, plus
+ * the decoded strings. */
+ln_status ln_json_parse(ln_json_document *doc, const char *text, size_t length, int max_depth,
+                        size_t max_array_length);
 
 /* Releases the document's memory; safe on a zeroed or failed document. */
 void ln_json_free(ln_json_document *doc);
