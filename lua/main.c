@@ -35,6 +35,42 @@ static void executable_dir(char *dir, size_t size)
         *slash = '\0';
 }
 
+/* Loads an installed model: calls require("lunet.models.X") so that both
+ * names share one module table. */
+static int load_installed_model(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+/* A searcher for require "models.X": a checkout keeps models/ beside the
+ * executable, but an installation keeps them as lunet/models/X.lua, so
+ * scripts written against a checkout run unchanged. Other names and
+ * missing models return nothing, leaving the message to the path searcher. */
+static int search_installed_model(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    if (strncmp(name, "models.", strlen("models.")) != 0)
+        return 0;
+
+    lua_settop(L, 1);
+    lua_pushfstring(L, "lunet.%s", name); /* 2: the installed module name */
+    lua_getglobal(L, "package");          /* 3 */
+    lua_getfield(L, 3, "searchpath");
+    lua_pushvalue(L, 2);
+    lua_getfield(L, 3, "path");
+    lua_call(L, 2, 2); /* 4: the file name or nil, 5: the message */
+    if (lua_isnil(L, 4))
+        return 0;
+
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, load_installed_model, 1);
+    lua_pushvalue(L, 4); /* the loader's second argument */
+    return 2;
+}
+
 static void set_paths(lua_State *L)
 {
     char dir[PATH_MAX];
@@ -49,6 +85,11 @@ static void set_paths(lua_State *L)
                     "%s/../share/lua/5.4/?.lua;%s/../share/lua/5.4/?/init.lua;%s",
                     dir, dir, dir, dir, dir, lua_tostring(L, -1));
     lua_setfield(L, -3, "path");
+    lua_pop(L, 1);
+
+    lua_getfield(L, -1, "searchers");
+    lua_pushcfunction(L, search_installed_model);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     lua_pop(L, 1);
 
     lua_getfield(L, -1, "preload");
