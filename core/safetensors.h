@@ -15,10 +15,10 @@
  * (240 bytes)". Names and metadata strings containing a NUL byte (\u0000) are
  * rejected, because they are returned as C strings.
  *
- * Writing is atomic: the data goes to a temporary file in the target's
+ * Writing is atomic. The data goes to a temporary file in the target's
  * folder, which is synced and then renamed over the target, so a failed or
- * killed save leaves any existing file as it was (a killed save may leave
- * the temporary "PATH.tmp.XXXXXX" behind). */
+ * killed save leaves any existing file as it was. A killed save may leave
+ * the temporary "PATH.tmp.XXXXXX" behind. */
 #ifndef LUNET_SAFETENSORS_H
 #define LUNET_SAFETENSORS_H
 

@@ -24,10 +24,11 @@ static uint32_t read_u32le(const unsigned char *p)
 }
 
 /* stb_image decodes a BMP whose pixel data is cut short as if the missing
- * bytes were zero, so a truncated BMP is caught here: for uncompressed
- * pixels (BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS) each row takes
- * ceil(bits_per_pixel * width / 32) 4-byte words, starting at the offset
- * that the file header gives. stb rejects the run-length compressions. */
+ * bytes were zero, so a truncated BMP is caught here. For uncompressed
+ * pixels (BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS), each row takes
+ * ceil(bits_per_pixel * width / 32) 4-byte words, and the rows start at the
+ * offset that the file header gives. stb rejects the run-length
+ * compressions. */
 static ln_status check_bmp_length(const unsigned char *data, size_t size, const char *label)
 {
     if (size < 26 || data[0] != 'B' || data[1] != 'M')
@@ -62,8 +63,8 @@ static ln_status check_bmp_length(const unsigned char *data, size_t size, const 
  * table from the 16 code counts of a DHT segment without checking that they
  * add up to at most 256 symbols, and then writes past its 257-entry arrays.
  * So every DHT table is checked here first, walking the markers as
- * stb_image does: bytes between segments are skipped, 0xFF fill bytes too,
- * and entropy-coded data ends at a 0xFF that is not followed by 0x00 (a
+ * stb_image does. Bytes between segments are skipped, and so are 0xFF fill
+ * bytes. Entropy-coded data ends at a 0xFF that is not followed by 0x00 (a
  * stuffed byte) or a restart marker. */
 static ln_status check_jpeg_huffman_tables(const unsigned char *data, size_t size,
                                            const char *label)
@@ -88,8 +89,8 @@ static ln_status check_jpeg_huffman_tables(const unsigned char *data, size_t siz
             continue;
         size_t length = (size_t)data[pos] << 8 | data[pos + 1];
         if (marker == 0xC4) {
-            /* The loop of stb_image: tables follow each other while the
-             * segment length says bytes remain; missing bytes read as 0. */
+            /* As in stb_image, tables follow each other while the segment
+             * length leaves bytes, and bytes past the end read as 0. */
             long remaining = (long)length - 2;
             size_t table = pos + 2;
             while (remaining > 0 && table < size) {
