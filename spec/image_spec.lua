@@ -182,6 +182,18 @@ describe("image.load", function()
             .. "table has 4080 symbols, more than 256)", image.load, path)
     end)
 
+    it("rejects an undefined Huffman table", function()
+        -- The scan's first component names DC and AC table 2, which no DHT
+        -- segment defines; the decoder would read uninitialised tables.
+        local bytes = read_bytes(DATA .. "blocks.jpg")
+        local sos = assert(bytes:find("\255\218", 1, true))
+        local selector = sos + 6
+        local broken = bytes:sub(1, selector - 1) .. "\34" .. bytes:sub(selector + 1)
+        local path = write_bytes("undefined_table.jpg", broken)
+        assert_error("image.load: " .. path .. ": corrupt or unsupported image (a JPEG scan uses "
+            .. "a Huffman table that is not defined)", image.load, path)
+    end)
+
     it("rejects huge claimed sizes", function()
         assert_error("image.load: " .. DATA .. "huge.bmp: the image is 30000 x 30000 pixels, "
             .. "more than the limit of 268435456 pixels", image.load, DATA .. "huge.bmp")

@@ -59,18 +59,76 @@ static ln_status check_bmp_length(const unsigned char *data, size_t size, const 
     return LN_OK;
 }
 
-/* Debian's stb_image (libstb-dev 0.0~git20220908) builds a JPEG Huffman
- * table from the 16 code counts of a DHT segment without checking that they
- * add up to at most 256 symbols, and then writes past its 257-entry arrays.
- * So every DHT table is checked here first, walking the markers as
- * stb_image does. Bytes between segments are skipped, and so are 0xFF fill
- * bytes. Entropy-coded data ends at a 0xFF that is not followed by 0x00 (a
- * stuffed byte) or a restart marker. */
+/* Two faults of Debian's stb_image (libstb-dev 0.0~git20220908) with
+ * hostile JPEG Huffman tables are caught here before it runs:
+ * - it builds a table from the 16 code counts of a DHT segment without
+ *   checking that they add up to at most 256 symbols, and then writes past
+ *   its 257-entry arrays;
+ * - it decodes a scan with a table that no DHT segment defined, reading
+ *   uninitialised memory as code lengths and indexing out of bounds.
+ * The walk over the markers follows stb_image's. Bytes between segments
+ * are skipped, and so are 0xFF fill bytes. Entropy-coded data ends at a
+ * 0xFF that is not followed by 0x00 (a stuffed byte) or a restart marker. */
+typedef struct jpeg_walk {
+    bool defined[2][4];      /* Huffman tables seen: [DC or AC][id] */
+    bool progressive;        /* the frame is SOF2 */
+} jpeg_walk;
+
+static ln_status check_dht(jpeg_walk *walk, const unsigned char *data, size_t size,
+                           size_t pos, size_t length, const char *label)
+{
+    /* As in stb_image, tables follow each other while the segment length
+     * leaves bytes, and bytes past the end read as 0. */
+    long remaining = (long)length - 2;
+    size_t table = pos + 2;
+    while (remaining > 0 && table < size) {
+        int symbols = 0;
+        for (size_t i = table + 1; i < table + 17 && i < size; i++)
+            symbols += data[i];
+        if (symbols > 256)
+            return ln_fail(LN_EIO, "%s: corrupt or unsupported image (a JPEG Huffman table "
+                           "has %d symbols, more than 256)", label, symbols);
+        int class = data[table] >> 4, id = data[table] & 15;
+        if (class <= 1 && id <= 3)
+            walk->defined[class][id] = true;
+        table += 17 + (size_t)symbols;
+        remaining -= 17 + symbols;
+    }
+    return LN_OK;
+}
+
+/* Checks that the tables a scan decodes with exist. A baseline scan uses
+ * the DC and AC table of each component. A progressive scan uses the DC
+ * tables for a first DC pass (Ss = 0, Ah = 0), none for a DC refinement,
+ * and the AC tables otherwise. */
+static ln_status check_sos(const jpeg_walk *walk, const unsigned char *data, size_t size,
+                           size_t pos, const char *label)
+{
+    if (pos + 3 > size)
+        return LN_OK;
+    size_t components = data[pos + 2], end = pos + 3 + 2 * components;
+    if (end + 3 > size)
+        return LN_OK;
+    int spectral_start = data[end], high_bit = data[end + 2] >> 4;
+    bool uses_dc = !walk->progressive || (spectral_start == 0 && high_bit == 0);
+    bool uses_ac = !walk->progressive || spectral_start > 0;
+    for (size_t c = 0; c < components; c++) {
+        int dc = data[pos + 4 + 2 * c] >> 4, ac = data[pos + 4 + 2 * c] & 15;
+        bool missing = (uses_dc && dc <= 3 && !walk->defined[0][dc]) ||
+                       (uses_ac && ac <= 3 && !walk->defined[1][ac]);
+        if (missing)
+            return ln_fail(LN_EIO, "%s: corrupt or unsupported image (a JPEG scan uses a "
+                           "Huffman table that is not defined)", label);
+    }
+    return LN_OK;
+}
+
 static ln_status check_jpeg_huffman_tables(const unsigned char *data, size_t size,
                                            const char *label)
 {
     if (size < 2 || data[0] != 0xFF || data[1] != 0xD8)
         return LN_OK;
+    jpeg_walk walk = {{{false}}, false};
     size_t pos = 2;
     while (pos < size) {
         if (data[pos] != 0xFF) {
@@ -88,22 +146,15 @@ static ln_status check_jpeg_huffman_tables(const unsigned char *data, size_t siz
         if (no_length)
             continue;
         size_t length = (size_t)data[pos] << 8 | data[pos + 1];
-        if (marker == 0xC4) {
-            /* As in stb_image, tables follow each other while the segment
-             * length leaves bytes, and bytes past the end read as 0. */
-            long remaining = (long)length - 2;
-            size_t table = pos + 2;
-            while (remaining > 0 && table < size) {
-                int symbols = 0;
-                for (size_t i = table + 1; i < table + 17 && i < size; i++)
-                    symbols += data[i];
-                if (symbols > 256)
-                    return ln_fail(LN_EIO, "%s: corrupt or unsupported image (a JPEG Huffman "
-                                   "table has %d symbols, more than 256)", label, symbols);
-                table += 17 + (size_t)symbols;
-                remaining -= 17 + symbols;
-            }
-        }
+        ln_status status = LN_OK;
+        if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2)
+            walk.progressive = marker == 0xC2;
+        else if (marker == 0xC4)
+            status = check_dht(&walk, data, size, pos, length, label);
+        else if (marker == 0xDA)
+            status = check_sos(&walk, data, size, pos, label);
+        if (status)
+            return status;
         pos += length;
     }
     return LN_OK;
