@@ -9,11 +9,17 @@
 #include "nn/im2col.h"
 #include "parallel.h"
 
-/* Upper bound on the patch matrix of one block, in floats (8 MiB). Blocks of
- * a few output rows keep the workspace small even for a VGG layer at
- * 224x224, whose whole patch matrix would take 115 MB, while each GEMM still
- * has thousands of columns. A single output row may exceed the bound. */
-#define PATCH_BLOCK_FLOATS ((int64_t)1 << 21)
+/* Upper bound on the workspace, in floats (16 MiB). Several samples share
+ * one patch matrix when they fit, so each GEMM has thousands of columns even
+ * for small images; a large image is cut into blocks of output rows instead,
+ * so a VGG layer at 224x224, whose whole patch matrix would take 115 MB,
+ * stays within the bound. A single output row may exceed it. */
+#define WORKSPACE_FLOATS ((int64_t)1 << 22)
+
+/* A 1x1 convolution reads the input planes in place when each plane has at
+ * least this many pixels; smaller planes are copied side by side, as
+ * patches, so the GEMM sees more columns. */
+#define DIRECT_MIN_PLANE 1024
 
 /* Sizes derived from the arguments, shared by forward and backward. */
 typedef struct plan {
@@ -21,8 +27,9 @@ typedef struct plan {
     int64_t group_channels, group_out_channels;  /* C / groups, OC / groups */
     int64_t patch;                 /* rows of the patch matrix: C / groups * KH * KW */
     int64_t in_plane, out_plane;   /* H * W and OH * OW */
+    int64_t block_samples;         /* samples per GEMM; > 1 only with whole planes */
     int64_t block_rows;            /* output rows per patch-matrix block */
-    bool direct;                   /* 1x1, stride 1, no padding: no patch matrix */
+    bool direct;                   /* one sample per GEMM and no patch matrix */
     int out_ndim;
     int64_t out_shape[4];
     ln_patch_geometry geometry;
@@ -121,6 +128,31 @@ static ln_status output_size(const ln_tensor *input, const ln_tensor *weight,
                    (long long)(options->dilation[1] * (weight->shape[3] - 1) + 1));
 }
 
+/* Picks how many samples, or else output rows, one GEMM covers, within
+ * WORKSPACE_FLOATS: the patch matrix plus, with several samples, a staging
+ * matrix for the output channels of one group. */
+static void choose_blocks(plan *p, bool pointwise, int64_t out_height, int64_t out_width)
+{
+    p->direct = pointwise && p->out_plane >= DIRECT_MIN_PLANE;
+    p->block_samples = 1;
+    p->block_rows = out_height;
+    if (p->direct || p->patch == 0 || p->out_plane == 0)
+        return;
+
+    int64_t per_sample = (p->patch + p->group_out_channels) * p->out_plane;
+    if (p->batch > 1 && per_sample <= WORKSPACE_FLOATS / 2) {
+        p->block_samples = WORKSPACE_FLOATS / per_sample;
+        if (p->block_samples > p->batch)
+            p->block_samples = p->batch;
+        return;
+    }
+    p->block_rows = WORKSPACE_FLOATS / (p->patch * out_width);
+    if (p->block_rows < 1)
+        p->block_rows = 1;
+    if (p->block_rows > out_height)
+        p->block_rows = out_height;
+}
+
 static ln_status make_plan(plan *p, const ln_tensor *input, const ln_tensor *weight,
                            const ln_tensor *bias, const ln_conv2d_options *options)
 {
@@ -152,8 +184,6 @@ static ln_status make_plan(plan *p, const ln_tensor *input, const ln_tensor *wei
     p->patch = weight->shape[1] * weight->shape[2] * weight->shape[3];
     p->in_plane = input->shape[first + 1] * input->shape[first + 2];
     p->out_plane = out_hw[0] * out_hw[1];
-    p->direct = weight->shape[2] == 1 && weight->shape[3] == 1 && options->stride[0] == 1 &&
-                options->stride[1] == 1 && options->padding[0] == 0 && options->padding[1] == 0;
 
     p->out_ndim = input->ndim;
     if (first)
@@ -162,12 +192,10 @@ static ln_status make_plan(plan *p, const ln_tensor *input, const ln_tensor *wei
     p->out_shape[first + 1] = out_hw[0];
     p->out_shape[first + 2] = out_hw[1];
 
-    int64_t row_floats = p->patch * out_hw[1];
-    p->block_rows = p->direct || row_floats == 0 ? out_hw[0] : PATCH_BLOCK_FLOATS / row_floats;
-    if (p->block_rows < 1)
-        p->block_rows = 1;
-    if (p->block_rows > out_hw[0])
-        p->block_rows = out_hw[0];
+    bool pointwise = weight->shape[2] == 1 && weight->shape[3] == 1 &&
+                     options->stride[0] == 1 && options->stride[1] == 1 &&
+                     options->padding[0] == 0 && options->padding[1] == 0;
+    choose_blocks(p, pointwise, out_hw[0], out_hw[1]);
 
     p->geometry = (ln_patch_geometry){
         .channels = weight->shape[1],
@@ -196,9 +224,19 @@ ln_status ln_conv2d_output_shape(int *ndim, int64_t *shape, const ln_tensor *inp
     return LN_OK;
 }
 
+/* Columns of one GEMM: the patch-matrix width. */
+static int64_t block_columns(const plan *p)
+{
+    return p->block_samples * p->block_rows * p->geometry.out_width;
+}
+
+/* The patch matrix, then (with several samples) the staging matrix. */
 static int64_t workspace_floats(const plan *p)
 {
-    return p->direct ? 0 : p->patch * p->block_rows * p->geometry.out_width;
+    if (p->direct)
+        return 0;
+    int64_t staging = p->block_samples > 1 ? p->group_out_channels : 0;
+    return (p->patch + staging) * block_columns(p);
 }
 
 int64_t ln_conv2d_workspace_size(const ln_tensor *input, const ln_tensor *weight,
@@ -268,44 +306,103 @@ static int64_t block_size(const plan *p, int64_t r0)
     return left < p->block_rows ? left : p->block_rows;
 }
 
-/* The forward pass of one sample: y (OC x OH*OW) starts as the bias and
- * gains, per group and block of output rows, W_g times the patch matrix. */
-static ln_status forward_sample(const plan *p, float *y, const float *x, const float *w,
-                                const ln_tensor *bias, float *col)
-{
-    const int64_t out_channels = p->groups * p->group_out_channels;
-    for (int64_t oc = 0; oc < out_channels; oc++) {
-        float value = bias ? ln_data(bias)[oc * bias->stride[0]] : 0.0f;
-        float *plane = y + oc * p->out_plane;
-        for (int64_t i = 0; i < p->out_plane; i++)
-            plane[i] = value;
-    }
-    if (p->patch == 0 || p->group_out_channels == 0)
-        return LN_OK;
+/* Pointers to one group of a block of samples: x and y (or grad_output)
+ * at the block's first sample, w at the group's filters. */
+typedef struct group_block {
+    const float *x, *w;
+    float *y;
+    int64_t samples;
+} group_block;
 
-    const int64_t out_width = p->geometry.out_width;
-    for (int64_t g = 0; g < p->groups; g++) {
-        const float *xg = x + g * p->group_channels * p->in_plane;
-        const float *wg = w + g * p->group_out_channels * p->patch;
-        float *yg = y + g * p->group_out_channels * p->out_plane;
-        for (int64_t r0 = 0; r0 < p->geometry.out_height; r0 += p->block_rows) {
-            if (ln_interrupted())
-                return ln_fail(LN_EINTR, "interrupted");
-            int64_t rows = block_size(p, r0);
-            int64_t cols = rows * out_width;
-            const float *patches = xg + r0 * out_width;
-            int64_t ld = p->in_plane;
-            if (!p->direct) {
-                ln_im2col(col, xg, &p->geometry, r0, rows);
-                patches = col;
-                ld = cols;
+static group_block group_at(const plan *p, const float *x, const float *w, float *y, int64_t n,
+                            int64_t samples, int64_t g)
+{
+    const int64_t in_sample = p->groups * p->group_channels * p->in_plane;
+    const int64_t out_sample = p->groups * p->group_out_channels * p->out_plane;
+    return (group_block){
+        .x = x + n * in_sample + g * p->group_channels * p->in_plane,
+        .w = w + g * p->group_out_channels * p->patch,
+        .y = y + n * out_sample + g * p->group_out_channels * p->out_plane,
+        .samples = samples,
+    };
+}
+
+/* Copies between the staging matrix (group output channels x samples *
+ * out_plane) and the samples' planes; to_planes also adds the bias (NULL
+ * for none). */
+static void move_staging(const plan *p, float *staging, float *planes, int64_t samples,
+                         const float *bias, bool to_planes)
+{
+    const int64_t out_sample = p->groups * p->group_out_channels * p->out_plane;
+    const int64_t ld = samples * p->out_plane;
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (p->group_out_channels * ld >= LN_PARALLEL_GRAIN)
+    for (int64_t s = 0; s < samples; s++) {
+        for (int64_t oc = 0; oc < p->group_out_channels; oc++) {
+            float *plane = planes + s * out_sample + oc * p->out_plane;
+            float *row = staging + oc * ld + s * p->out_plane;
+            if (!to_planes) {
+                memcpy(row, plane, sizeof(float) * p->out_plane);
+                continue;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->group_out_channels, cols,
-                        p->patch, 1.0f, wg, p->patch, patches, ld, 1.0f, yg + r0 * out_width,
-                        p->out_plane);
+            float value = bias ? bias[oc] : 0.0f;
+            for (int64_t i = 0; i < p->out_plane; i++)
+                plane[i] = row[i] + value;
         }
     }
+}
+
+/* y = W_g x patches (+ bias) for a block of several samples, through the
+ * staging matrix. */
+static void forward_samples(const plan *p, const group_block *b, const float *bias, float *col)
+{
+    const int64_t in_sample = p->groups * p->group_channels * p->in_plane;
+    const int64_t cols = b->samples * p->out_plane;
+    float *staging = col + p->patch * cols;
+    ln_im2col(col, b->x, in_sample, b->samples, &p->geometry, 0, p->geometry.out_height);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->group_out_channels, cols, p->patch,
+                1.0f, b->w, p->patch, col, cols, 0.0f, staging, cols);
+    move_staging(p, staging, b->y, b->samples, bias, true);
+}
+
+/* y += W_g x patches for one sample, in blocks of output rows; y starts as
+ * the bias. */
+static ln_status forward_rows(const plan *p, const group_block *b, float *col)
+{
+    const int64_t out_width = p->geometry.out_width;
+    for (int64_t r0 = 0; r0 < p->geometry.out_height; r0 += p->block_rows) {
+        if (ln_interrupted())
+            return ln_fail(LN_EINTR, "interrupted");
+        int64_t rows = block_size(p, r0);
+        int64_t cols = rows * out_width;
+        const float *patches = b->x + r0 * out_width;
+        int64_t ld = p->in_plane;
+        if (!p->direct) {
+            ln_im2col(col, b->x, 0, 1, &p->geometry, r0, rows);
+            patches = col;
+            ld = cols;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->group_out_channels, cols,
+                    p->patch, 1.0f, b->w, p->patch, patches, ld, 1.0f, b->y + r0 * out_width,
+                    p->out_plane);
+    }
     return LN_OK;
+}
+
+/* Fills every output plane of samples [n, n + count) with its bias. */
+static void fill_bias(const plan *p, float *y, const ln_tensor *bias, int64_t n, int64_t count)
+{
+    const int64_t out_channels = p->groups * p->group_out_channels;
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (count * out_channels * p->out_plane >= LN_PARALLEL_GRAIN)
+    for (int64_t s = n; s < n + count; s++) {
+        for (int64_t oc = 0; oc < out_channels; oc++) {
+            float value = bias ? ln_data(bias)[oc * bias->stride[0]] : 0.0f;
+            float *plane = y + (s * out_channels + oc) * p->out_plane;
+            for (int64_t i = 0; i < p->out_plane; i++)
+                plane[i] = value;
+        }
+    }
 }
 
 ln_status ln_conv2d_forward(ln_tensor *output, const ln_tensor *input, const ln_tensor *weight,
@@ -322,62 +419,101 @@ ln_status ln_conv2d_forward(ln_tensor *output, const ln_tensor *input, const ln_
     if ((status = prepare(&o, &p, input, weight, NULL, &workspace)))
         return status;
 
-    const int64_t in_sample = p.groups * p.group_channels * p.in_plane;
-    const int64_t out_sample = p.groups * p.group_out_channels * p.out_plane;
-    for (int64_t n = 0; n < p.batch && !status; n++)
-        status = forward_sample(&p, ln_data(output) + n * out_sample,
-                                ln_data(&o.x) + n * in_sample, ln_data(&o.w), bias, workspace);
+    float *y = ln_data(output);
+    ln_tensor b = {0};
+    if (bias && p.block_samples > 1)
+        status = ln_contiguous(&b, bias, false);
+    for (int64_t n = 0; n < p.batch && !status; n += p.block_samples) {
+        int64_t samples = p.batch - n < p.block_samples ? p.batch - n : p.block_samples;
+        if (p.patch == 0 || p.group_out_channels == 0 || samples == 1)
+            fill_bias(&p, y, bias, n, samples);
+        if (p.patch == 0 || p.group_out_channels == 0)
+            continue;
+        for (int64_t g = 0; g < p.groups && !status; g++) {
+            if (ln_interrupted()) {
+                status = ln_fail(LN_EINTR, "interrupted");
+                break;
+            }
+            group_block gb = group_at(&p, ln_data(&o.x), ln_data(&o.w), y, n, samples, g);
+            if (samples > 1)
+                forward_samples(&p, &gb, bias ? ln_data(&b) + g * p.group_out_channels : NULL,
+                                workspace);
+            else
+                status = forward_rows(&p, &gb, workspace);
+        }
+    }
+    ln_tensor_release(&b);
     release_operands(&o);
     return status;
 }
 
 /* The backward pass of one sample and group over one block of output rows:
  * gw += gy x patches^T, and gx gains the col2im of W^T gy. */
-static void backward_block(const plan *p, float *gx, float *gw, const float *x, const float *w,
-                           const float *gy, float *col, int64_t r0, int64_t rows)
+static void backward_rows(const plan *p, float *gx, float *gw, const group_block *b, float *col,
+                          int64_t r0, int64_t rows)
 {
     const int64_t out_width = p->geometry.out_width;
     const int64_t cols = rows * out_width;
-    const float *gy_block = gy + r0 * out_width;
+    const float *gy = b->y + r0 * out_width;
 
     if (gw) {
-        const float *patches = x + r0 * out_width;
+        const float *patches = b->x + r0 * out_width;
         int64_t ld = p->in_plane;
         if (!p->direct) {
-            ln_im2col(col, x, &p->geometry, r0, rows);
+            ln_im2col(col, b->x, 0, 1, &p->geometry, r0, rows);
             patches = col;
             ld = cols;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->group_out_channels, p->patch,
-                    cols, 1.0f, gy_block, p->out_plane, patches, ld, 1.0f, gw, p->patch);
+                    cols, 1.0f, gy, p->out_plane, patches, ld, 1.0f, gw, p->patch);
     }
     if (gx && p->direct) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->patch, cols,
-                    p->group_out_channels, 1.0f, w, p->patch, gy_block, p->out_plane, 0.0f,
+                    p->group_out_channels, 1.0f, b->w, p->patch, gy, p->out_plane, 0.0f,
                     gx + r0 * out_width, p->in_plane);
     } else if (gx) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->patch, cols,
-                    p->group_out_channels, 1.0f, w, p->patch, gy_block, p->out_plane, 0.0f,
-                    col, cols);
-        ln_col2im(gx, col, &p->geometry, r0, rows);
+                    p->group_out_channels, 1.0f, b->w, p->patch, gy, p->out_plane, 0.0f, col,
+                    cols);
+        ln_col2im(gx, 0, 1, col, &p->geometry, r0, rows);
     }
 }
 
-static ln_status backward_sample(const plan *p, float *gx, float *gw, const float *x,
-                                 const float *w, const float *gy, float *col)
+/* The backward pass of a block of several samples and one group, with
+ * grad_output gathered into the staging matrix: gw += staging x patches^T,
+ * and gx gains the col2im of W^T staging. */
+static void backward_samples(const plan *p, float *gx, float *gw, const group_block *b,
+                             float *col)
 {
-    if (p->patch == 0 || p->group_out_channels == 0)
+    const int64_t in_sample = p->groups * p->group_channels * p->in_plane;
+    const int64_t cols = b->samples * p->out_plane;
+    float *staging = col + p->patch * cols;
+    move_staging(p, staging, b->y, b->samples, NULL, false);
+    if (gw) {
+        ln_im2col(col, b->x, in_sample, b->samples, &p->geometry, 0, p->geometry.out_height);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->group_out_channels, p->patch,
+                    cols, 1.0f, staging, cols, col, cols, 1.0f, gw, p->patch);
+    }
+    if (gx) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->patch, cols,
+                    p->group_out_channels, 1.0f, b->w, p->patch, staging, cols, 0.0f, col, cols);
+        ln_col2im(gx, in_sample, b->samples, col, &p->geometry, 0, p->geometry.out_height);
+    }
+}
+
+static ln_status backward_group(const plan *p, float *gx, float *gw, const group_block *b,
+                                float *col)
+{
+    if (b->samples > 1) {
+        if (ln_interrupted())
+            return ln_fail(LN_EINTR, "interrupted");
+        backward_samples(p, gx, gw, b, col);
         return LN_OK;
-    for (int64_t g = 0; g < p->groups; g++) {
-        int64_t in_offset = g * p->group_channels * p->in_plane;
-        int64_t weight_offset = g * p->group_out_channels * p->patch;
-        const float *gyg = gy + g * p->group_out_channels * p->out_plane;
-        for (int64_t r0 = 0; r0 < p->geometry.out_height; r0 += p->block_rows) {
-            if (ln_interrupted())
-                return ln_fail(LN_EINTR, "interrupted");
-            backward_block(p, gx ? gx + in_offset : NULL, gw ? gw + weight_offset : NULL,
-                           x + in_offset, w + weight_offset, gyg, col, r0, block_size(p, r0));
-        }
+    }
+    for (int64_t r0 = 0; r0 < p->geometry.out_height; r0 += p->block_rows) {
+        if (ln_interrupted())
+            return ln_fail(LN_EINTR, "interrupted");
+        backward_rows(p, gx, gw, b, col, r0, block_size(p, r0));
     }
     return LN_OK;
 }
@@ -436,13 +572,17 @@ ln_status ln_conv2d_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_t
      * GEMM at all, so grad_input starts from zeros. */
     if (grad_input)
         ln_fill(grad_input, 0.0f);
-    const int64_t in_sample = p.groups * p.group_channels * p.in_plane;
-    const int64_t out_sample = p.groups * p.group_out_channels * p.out_plane;
-    for (int64_t n = 0; n < p.batch && !status; n++)
-        status = backward_sample(&p, grad_input ? ln_data(grad_input) + n * in_sample : NULL,
-                                 grad_weight ? ln_data(grad_weight) : NULL,
-                                 ln_data(&o.x) + n * in_sample, ln_data(&o.w),
-                                 ln_data(&o.gy) + n * out_sample, workspace);
+    bool empty = p.patch == 0 || p.group_out_channels == 0;
+    for (int64_t n = 0; n < p.batch && !status && !empty; n += p.block_samples) {
+        int64_t samples = p.batch - n < p.block_samples ? p.batch - n : p.block_samples;
+        for (int64_t g = 0; g < p.groups && !status; g++) {
+            group_block gb = group_at(&p, ln_data(&o.x), ln_data(&o.w), ln_data(&o.gy), n,
+                                      samples, g);
+            float *gx = grad_input ? ln_data(grad_input) + (gb.x - ln_data(&o.x)) : NULL;
+            float *gw = grad_weight ? ln_data(grad_weight) + (gb.w - ln_data(&o.w)) : NULL;
+            status = backward_group(&p, gx, gw, &gb, workspace);
+        }
+    }
     if (!status && grad_bias)
         add_bias_grad(&p, grad_bias, ln_data(&o.gy));
     release_operands(&o);

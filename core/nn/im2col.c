@@ -57,18 +57,21 @@ static void im2col_row(float *dst, const float *plane, const ln_patch_geometry *
     }
 }
 
-void ln_im2col(float *col, const float *input, const ln_patch_geometry *g, int64_t first_row,
-               int64_t row_count)
+void ln_im2col(float *col, const float *input, int64_t sample_stride, int64_t samples,
+               const ln_patch_geometry *g, int64_t first_row, int64_t row_count)
 {
     const int64_t taps = g->kernel[0] * g->kernel[1];
     const int64_t rows = g->channels * taps;
     const int64_t cols = row_count * g->out_width;
+    const int64_t ld = samples * cols;
 
-#pragma omp parallel for schedule(static) if (rows * cols >= LN_PARALLEL_GRAIN)
-    for (int64_t q = 0; q < rows; q++) {
-        int64_t c = q / taps, ki = q % taps / g->kernel[1], kj = q % g->kernel[1];
-        im2col_row(col + q * cols, input + c * g->height * g->width, g, ki, kj, first_row,
-                   row_count);
+#pragma omp parallel for collapse(2) schedule(static) if (rows * ld >= LN_PARALLEL_GRAIN)
+    for (int64_t s = 0; s < samples; s++) {
+        for (int64_t q = 0; q < rows; q++) {
+            int64_t c = q / taps, ki = q % taps / g->kernel[1], kj = q % g->kernel[1];
+            im2col_row(col + q * ld + s * cols, input + s * sample_stride + c * g->height * g->width,
+                       g, ki, kj, first_row, row_count);
+        }
     }
 }
 
@@ -95,19 +98,23 @@ static void col2im_row(float *plane, const float *src, const ln_patch_geometry *
     }
 }
 
-void ln_col2im(float *input, const float *col, const ln_patch_geometry *g, int64_t first_row,
-               int64_t row_count)
+void ln_col2im(float *input, int64_t sample_stride, int64_t samples, const float *col,
+               const ln_patch_geometry *g, int64_t first_row, int64_t row_count)
 {
     const int64_t taps = g->kernel[0] * g->kernel[1];
     const int64_t cols = row_count * g->out_width;
+    const int64_t ld = samples * cols;
 
-    /* One thread per channel: taps of one channel overlap in the input, so
-     * they are added by the same thread, in order. */
-#pragma omp parallel for schedule(static) if (g->channels * taps * cols >= LN_PARALLEL_GRAIN)
-    for (int64_t c = 0; c < g->channels; c++) {
-        float *plane = input + c * g->height * g->width;
-        for (int64_t t = 0; t < taps; t++)
-            col2im_row(plane, col + (c * taps + t) * cols, g, t / g->kernel[1],
-                       t % g->kernel[1], first_row, row_count);
+    /* One thread per input plane: taps of one channel overlap in the input,
+     * so they are added by the same thread, in order. */
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (g->channels * taps * ld >= LN_PARALLEL_GRAIN)
+    for (int64_t s = 0; s < samples; s++) {
+        for (int64_t c = 0; c < g->channels; c++) {
+            float *plane = input + s * sample_stride + c * g->height * g->width;
+            for (int64_t t = 0; t < taps; t++)
+                col2im_row(plane, col + (c * taps + t) * ld + s * cols, g, t / g->kernel[1],
+                           t % g->kernel[1], first_row, row_count);
+        }
     }
 }
