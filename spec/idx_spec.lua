@@ -1,31 +1,21 @@
 local lunet = require "lunet"
 local data = lunet.data
 
-local function make_folder()
-    local path = os.tmpname()
-    os.remove(path)
-    assert(os.execute("mkdir -p '" .. path .. "'"))
-    return path
-end
+local errors = require "spec.helpers.errors"
+local shell = require "spec.helpers.shell"
 
-local folder = make_folder()
+local assert_error = errors.assert_error
+local read_bytes = shell.read_file
+
+local folder = shell.temp_dir()
 
 local function path_of(name)
     return folder .. "/" .. name
 end
 
 local function write_bytes(path, bytes)
-    local f = assert(io.open(path, "wb"))
-    f:write(bytes)
-    f:close()
+    shell.write_file(path, bytes)
     return path
-end
-
-local function read_bytes(path)
-    local f = assert(io.open(path, "rb"))
-    local bytes = f:read("a")
-    f:close()
-    return bytes
 end
 
 -- Compresses a file with gzip and returns the path of the .gz file.
@@ -46,19 +36,6 @@ local function idx_bytes(dims, values)
     return table.concat(parts)
 end
 
-local function error_of(fn, ...)
-    local ok, err = pcall(fn, ...)
-    assert.is_false(ok, "expected an error")
-    return tostring(err)
-end
-
-local function assert_error(expected, fn, ...)
-    local err = error_of(fn, ...)
-    assert.is_truthy(err:find(expected, 1, true),
-        "expected an error containing '" .. expected .. "', got '" .. err .. "'")
-    return err
-end
-
 local function range(first, last)
     local values = {}
     for v = first, last do
@@ -77,7 +54,7 @@ local function pixels_of(n)
 end
 
 teardown(function()
-    os.execute("rm -rf '" .. folder .. "'")
+    shell.remove_tree(folder)
 end)
 
 describe("read_idx", function()

@@ -7,41 +7,19 @@ local DATA = "spec/data/"
 local pixels = lunet.load(DATA .. "image_pixels.safetensors")
 local fixture = lunet.load(DATA .. "image_transforms.safetensors")
 
-local function make_folder()
-    local path = os.tmpname()
-    os.remove(path)
-    assert(os.execute("mkdir -p '" .. path .. "'"))
-    return path
-end
+local errors = require "spec.helpers.errors"
+local shell = require "spec.helpers.shell"
 
-local folder = make_folder()
+local assert_error = errors.assert_error
+local read_bytes = shell.read_file
 
+local folder = shell.temp_dir()
+
+-- Writes bytes to a file of the given name in the spec's folder.
 local function write_bytes(name, bytes)
     local path = folder .. "/" .. name
-    local f = assert(io.open(path, "wb"))
-    f:write(bytes)
-    f:close()
+    shell.write_file(path, bytes)
     return path
-end
-
-local function read_bytes(path)
-    local f = assert(io.open(path, "rb"))
-    local bytes = f:read("a")
-    f:close()
-    return bytes
-end
-
-local function error_of(fn, ...)
-    local ok, err = pcall(fn, ...)
-    assert.is_false(ok, "expected an error")
-    return tostring(err)
-end
-
-local function assert_error(expected, fn, ...)
-    local err = error_of(fn, ...)
-    assert.is_truthy(err:find(expected, 1, true),
-        "expected an error containing '" .. expected .. "', got '" .. err .. "'")
-    return err
 end
 
 -- A 3 x H x W table of byte values divided by 255.
@@ -62,7 +40,7 @@ end
 local EXACT = { rtol = 0, atol = 1e-7 }
 
 teardown(function()
-    os.execute("rm -rf '" .. folder .. "'")
+    shell.remove_tree(folder)
 end)
 
 describe("image.load", function()

@@ -1,44 +1,16 @@
 local lunet = require "lunet"
 require "lunet.assertions"
 
--- A fresh folder under /tmp for the files of this spec.
-local function make_folder()
-    local path = os.tmpname()
-    os.remove(path)
-    assert(os.execute("mkdir -p '" .. path .. "'"))
-    return path
-end
+local errors = require "spec.helpers.errors"
+local shell = require "spec.helpers.shell"
 
-local folder = make_folder()
+local assert_error = errors.assert_error
+local write_bytes, read_bytes = shell.write_file, shell.read_file
+
+local folder = shell.temp_dir()
 
 local function path_of(name)
     return folder .. "/" .. name
-end
-
-local function write_bytes(path, bytes)
-    local f = assert(io.open(path, "wb"))
-    f:write(bytes)
-    f:close()
-end
-
-local function read_bytes(path)
-    local f = assert(io.open(path, "rb"))
-    local bytes = f:read("a")
-    f:close()
-    return bytes
-end
-
-local function error_of(fn, ...)
-    local ok, err = pcall(fn, ...)
-    assert.is_false(ok, "expected an error")
-    return tostring(err)
-end
-
-local function assert_error(expected, fn, ...)
-    local err = error_of(fn, ...)
-    assert.is_truthy(err:find(expected, 1, true),
-        "expected an error containing '" .. expected .. "', got '" .. err .. "'")
-    return err
 end
 
 local function count_keys(t)
@@ -80,7 +52,7 @@ local function assert_same_values(expected, actual, what)
 end
 
 teardown(function()
-    os.execute("rm -rf '" .. folder .. "'")
+    shell.remove_tree(folder)
 end)
 
 describe("save and load", function()
