@@ -125,6 +125,8 @@ static int layer_backward(lua_State *L)
 static int layer_train(lua_State *L)
 {
     lb_layer *layer = lb_check_layer(L, 1, NULL);
+    if (!lua_isnoneornil(L, 2) && !lua_isboolean(L, 2))
+        luaL_error(L, "train: mode must be a boolean, got %s", luaL_typename(L, 2));
     layer->training = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
     lua_settop(L, 1);
     return 1;
@@ -283,7 +285,8 @@ ln_tensor *lb_layer_init_uniform(lua_State *L, int layer_index, const char *name
                                  const int64_t *shape, float bound)
 {
     layer_index = lua_absindex(L, layer_index);
-    ln_tensor *t = lb_new(L, ndim, shape, name);
+    const lb_layer *layer = lua_touserdata(L, layer_index);
+    ln_tensor *t = lb_new(L, ndim, shape, layer->cls->name);
     ln_uniform(t, -bound, bound);
     lb_layer_set(L, layer_index, name);
     return t;

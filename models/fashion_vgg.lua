@@ -38,10 +38,20 @@ local function fashion_vgg(options)
         error("fashion_vgg: bad argument #1 (options table expected, got " .. type(options) ..
             ")", 2)
     end
+    for key in pairs(options) do
+        if key ~= "width" and key ~= "hidden" and key ~= "dropout" and key ~= "num_classes" then
+            error("fashion_vgg: unknown option '" .. tostring(key) .. "' (expected width, "
+                .. "hidden, dropout or num_classes)", 2)
+        end
+    end
     local width = positive_integer(options, "width", 32)
     local hidden = positive_integer(options, "hidden", 256)
     local num_classes = positive_integer(options, "num_classes", 10)
     local dropout = options.dropout or 0.3
+    if type(dropout) ~= "number" or not (dropout >= 0 and dropout <= 1) then
+        error("fashion_vgg: dropout must be a number between 0 and 1, got " .. tostring(dropout),
+            2)
+    end
 
     local model = nn.Sequential()
     conv_block(model, 1, width)              -- 28x28 -> 14x14

@@ -25,6 +25,12 @@ local function simple_vgg(options)
         error("simple_vgg: bad argument #1 (options table expected, got " .. type(options) ..
             ")", 2)
     end
+    for key in pairs(options) do
+        if key ~= "num_classes" and key ~= "in_channels" and key ~= "input_size" then
+            error("simple_vgg: unknown option '" .. tostring(key) .. "' (expected num_classes, "
+                .. "in_channels or input_size)", 2)
+        end
+    end
     local num_classes = check_positive_integer("num_classes", options.num_classes or 10)
     local in_channels = check_positive_integer("in_channels", options.in_channels or 3)
     local size = options.input_size or 32

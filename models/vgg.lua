@@ -92,10 +92,19 @@ function VGG:init(config, options)
         error("vgg: num_classes must be a positive integer, got " .. tostring(num_classes), 3)
     end
     local dropout = options.dropout or 0.5
+    if type(dropout) ~= "number" or not (dropout >= 0 and dropout <= 1) then
+        error("vgg: dropout must be a number between 0 and 1, got " .. tostring(dropout), 3)
+    end
     local batch_norm = options.batch_norm or false
+    if type(batch_norm) ~= "boolean" then
+        error("vgg: batch_norm must be a boolean, got " .. tostring(batch_norm), 3)
+    end
 
     local features = nn.Sequential()
     local channels = options.in_channels or 3
+    if math.type(channels) ~= "integer" or channels < 1 then
+        error("vgg: in_channels must be a positive integer, got " .. tostring(channels), 3)
+    end
     for _, v in ipairs(config) do
         if v == "M" then
             features:add(nn.MaxPool2d(2, { stride = 2 }))

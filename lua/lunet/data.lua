@@ -157,6 +157,12 @@ function data.batches(inputs, targets, batch_size, options)
         error("batches: bad argument #2 (tensor or nil expected, got " .. type(targets) .. ")",
             2)
     end
+    for position, t in pairs({ inputs, targets }) do
+        if not pcall(t.dim, t) then
+            error("batches: bad argument #" .. position .. " (the tensor was closed and cannot "
+                .. "be used)", 2)
+        end
+    end
     if math.type(batch_size) ~= "integer" or batch_size < 1 then
         error("batches: batch_size must be a positive integer, got " .. tostring(batch_size), 2)
     end

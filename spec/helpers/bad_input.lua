@@ -317,18 +317,26 @@ function A.strided_copy(t)
     return view
 end
 
--- Flattens results for comparison: tensors become {shape, values}.
-local function snapshot(results)
-    local out = {}
-    for i = 1, results.n do
-        local r = results[i]
-        if lunet.is_tensor(r) then
-            out[i] = { r:size(), r:flat() }
-        else
-            out[i] = r
-        end
+-- A copy of value for comparison, with every tensor (also inside tables,
+-- such as an optimizer's parameters) replaced by {shape, values}.
+local function snapshot(value, seen)
+    if lunet.is_tensor(value) then
+        return { value:size(), value:flat() }
     end
-    return out
+    if type(value) ~= "table" then
+        return value
+    end
+    seen = seen or {}
+    if seen[value] then
+        return "(cycle)"
+    end
+    seen[value] = true
+    local copy = {}
+    for key, item in pairs(value) do
+        copy[key] = snapshot(item, seen)
+    end
+    seen[value] = nil
+    return copy
 end
 
 --- Calls case.fn on the valid arguments and on non-contiguous copies of

@@ -16,6 +16,7 @@
 -- `register_parameter` or `register_buffer` take part in `parameters()`,
 -- `state_dict()`, `zero_grad()` and `train()`/`evaluate()`, in registration
 -- order.
+local core = require "lunet.core"
 local shared = require "lunet.nn.module"
 
 local Module = {}
@@ -87,9 +88,25 @@ function Module:add_module(name, child)
     return self
 end
 
+-- Raises unless tensor is nil (a slot left empty, as PyTorch allows) or a
+-- tensor that is not closed.
+local function check_tensor(method, tensor)
+    if tensor == nil then
+        return
+    end
+    if not core.is_tensor(tensor) then
+        error(string.format("%s: bad argument #2 (tensor expected, got %s)", method,
+            type(tensor)), 3)
+    end
+    if not pcall(tensor.dim, tensor) then
+        error(method .. ": bad argument #2 (the tensor was closed and cannot be used)", 3)
+    end
+end
+
 --- Registers a trainable tensor under name (reachable as self[name]).
 function Module:register_parameter(name, tensor)
     check_name("register_parameter", name)
+    check_tensor("register_parameter", tensor)
     local order = self._parameter_order
     if rawget(self, name) == nil then
         order[#order + 1] = name
@@ -101,6 +118,7 @@ end
 --- Registers a saved, untrained tensor (a running statistic) under name.
 function Module:register_buffer(name, tensor)
     check_name("register_buffer", name)
+    check_tensor("register_buffer", tensor)
     local order = self._buffer_order
     if rawget(self, name) == nil then
         order[#order + 1] = name

@@ -205,6 +205,9 @@ function M.train(module, mode)
     if mode == nil then
         mode = true
     end
+    if type(mode) ~= "boolean" then
+        error("train: mode must be a boolean, got " .. type(mode), 2)
+    end
     if is_native(module) then
         module.training = mode
         return module

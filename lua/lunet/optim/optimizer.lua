@@ -51,11 +51,22 @@ local function shape_text(t)
     return #size == 0 and "scalar" or table.concat(size, "x")
 end
 
+-- Raises "<name>.step: params[i] ... was closed" for a parameter or grad
+-- closed after the optimizer was made.
+local function check_open(name, i, tensor, what)
+    if not pcall(tensor.dim, tensor) then
+        arguments.raise(string.format("%s.step: params[%d]%s was closed and cannot be updated",
+            name, i, what))
+    end
+end
+
 --- Updates every parameter that has a gradient, in place. Returns self.
 function Optimizer:step()
     for i, param in ipairs(self.params) do
+        check_open(self.name, i, param, "")
         local grad = param.grad
         if grad ~= nil then
+            check_open(self.name, i, grad, ".grad")
             local param_shape, grad_shape = shape_text(param), shape_text(grad)
             if param_shape ~= grad_shape then
                 arguments.raise(string.format("%s.step: params[%d] has shape %s but its grad has "
