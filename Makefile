@@ -172,7 +172,7 @@ FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 # first PNG IDAT chunk it adds 0 to a NULL pointer and passes it to memcpy
 # with size 0, and on corrupt JPEG data its bit count goes negative, so a
 # shift count exceeds 31 (x86-64 and AArch64 take the count modulo 32, and
-# the bits only feed table lookups that are bounded by maxcode).
+# the wrong bits then decode as wrong but range-checked symbols).
 $(BUILD)/fuzz/obj/core/io/stb_image_impl.o: FUZZ_CFLAGS += \
     -fno-sanitize=pointer-overflow,nonnull-attribute,shift-exponent
 
