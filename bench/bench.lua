@@ -5,16 +5,17 @@
 --
 -- It runs these one after another, so they do not compete for cores:
 -- build/bench/fma_peak measures the machine's FMA peak, bench/peak_rss.lua
--- VGG16's peak memory in a fresh process and bench/run.lua lunet's
+-- VGG16's peak memory in a fresh process, and bench/run.lua lunet's
 -- workloads. When /usr/bin/python3 can import torch, bench/peer_torch.py
--- measures the same workloads and memory in PyTorch. Each prints "key<TAB>value" lines;
--- this script merges them into rows with targets. Both libraries use
--- BENCH_THREADS threads (default 2). OPENBLAS_CORETYPE is left as it is
--- and reported.
+-- measures the same memory and workloads in PyTorch, alternating with
+-- lunet group by group. Each prints "key<TAB>value" lines, which this
+-- script merges into rows with targets. Both libraries use BENCH_THREADS
+-- threads (default 2). OPENBLAS_CORETYPE is left as it is and reported.
 local shapes = require "bench.shapes"
 local read_file = require("bench.timing").read_file
 
 local PYTHON = "/usr/bin/python3"
+local GROUPS = { "vgg16", "simple_vgg", "rows", "train" }
 local WEIGHT_BYTES = shapes.vgg16_parameters * 4
 
 local root = arg[0]:match("^(.-)/?bench/bench%.lua$")
@@ -31,12 +32,12 @@ local function quote(text)
     return "'" .. text:gsub("'", "'\\''") .. "'"
 end
 
--- Runs command (its stderr passes through as progress) and returns the
--- "key<TAB>value" lines of its stdout as a table. A command that fails
--- leaves its exit status under `_failed`.
-local function collect(command)
+-- Runs command (its stderr passes through as progress) and adds the
+-- "key<TAB>value" lines of its stdout to the table results. A command that
+-- fails leaves its exit status under `_failed`.
+local function collect(command, results)
+    results = results or {}
     local pipe = assert(io.popen(command, "r"))
-    local results = {}
     for line in pipe:lines() do
         local key, value = line:match("^([^\t]+)\t(.*)$")
         if key then
@@ -84,19 +85,27 @@ progress("lunet: VGG16 peak memory in a fresh process")
 local lunet_rss = collect(lunet_exe .. " " .. quote(root .. "/bench/peak_rss.lua") .. " " ..
     threads)
 
-progress("lunet: workloads")
-local lunet = collect(lunet_exe .. " " .. quote(root .. "/bench/run.lua") .. " " .. threads)
-
 local has_torch = os.execute(PYTHON .. ' -c "import torch" >/dev/null 2>&1') == true
+local torch_script = quote(root .. "/bench/peer_torch.py")
 local torch, torch_rss = {}, {}
 if has_torch then
-    local script = quote(root .. "/bench/peer_torch.py")
     progress("PyTorch: VGG16 peak memory in a fresh process")
-    torch_rss = collect(PYTHON .. " " .. script .. " --rss " .. threads)
-    progress("PyTorch: workloads")
-    torch = collect(PYTHON .. " " .. script .. " " .. threads)
+    torch_rss = collect(PYTHON .. " " .. torch_script .. " --rss " .. threads)
 else
     progress("PyTorch is not installed for %s: skipping its column", PYTHON)
+end
+
+-- Group by group, lunet then PyTorch, so that both sides of a row are
+-- measured minutes apart at most, under the same load from other processes.
+local lunet = {}
+for _, group in ipairs(GROUPS) do
+    progress("lunet: %s", group)
+    collect(lunet_exe .. " " .. quote(root .. "/bench/run.lua") .. " " .. threads .. " " .. group,
+        lunet)
+    if has_torch then
+        progress("PyTorch: %s", group)
+        collect(PYTHON .. " " .. torch_script .. " " .. threads .. " " .. group, torch)
+    end
 end
 local elapsed = os.time() - started
 
@@ -333,9 +342,16 @@ add_row({ "threads", lunet.threads or "?", has_torch and (torch.threads or "?") 
 add_row({ "BLAS kernel", "OpenBLAS " .. (lunet.blas_core or "?"),
     has_torch and string.format("OpenBLAS %s; conv: %s; ATen %s", torch.blas_core or "?",
         torch.mkldnn or "?", torch.cpu_capability or "?") or "no PyTorch", "-", "-", "-" })
+-- The mean over the groups of the share of CPU time other processes took.
 local function share_cell(results)
-    local share = number(results, "cpu.others")
-    return share and string.format("%.0f%% of all CPUs", 100 * share) or "unknown"
+    local sum, count = 0, 0
+    for _, group in ipairs(GROUPS) do
+        local share = number(results, "cpu.others." .. group)
+        if share then
+            sum, count = sum + share, count + 1
+        end
+    end
+    return count > 0 and string.format("%.0f%% of all CPUs", 100 * sum / count) or "unknown"
 end
 add_row({ "other processes' CPU use during the run", share_cell(lunet),
     has_torch and share_cell(torch) or "no PyTorch", "-", "-", "-" })

@@ -1,7 +1,10 @@
 """PyTorch's side of `make bench`: the workloads of bench/run.lua in PyTorch.
 
-    /usr/bin/python3 bench/peer_torch.py [threads]        time the workloads
-    /usr/bin/python3 bench/peer_torch.py --rss [threads]  peak RSS of VGG16
+    /usr/bin/python3 bench/peer_torch.py threads [group ...]  time the workloads
+    /usr/bin/python3 bench/peer_torch.py --rss threads        peak RSS of VGG16
+
+The groups are those of bench/run.lua: vgg16, simple_vgg, rows and train
+(all when none is given).
 
 Prints one "key<TAB>value" line per result on stdout (seconds per call, or
 "ERROR: message"), under the keys bench/run.lua uses; progress goes to
@@ -256,6 +259,14 @@ def time_train_step():
     run("train_step", lambda: measure(step, warmup=3, samples=15))
 
 
+GROUPS = {
+    "vgg16": time_vgg16,
+    "simple_vgg": time_simple_vgg,
+    "rows": time_row_operations,
+    "train": time_train_step,
+}
+
+
 def main(argv):
     rss = "--rss" in argv
     rest = [a for a in argv if a != "--rss"]
@@ -267,19 +278,23 @@ def main(argv):
         print(f"peer_torch.py: thread count must be a positive integer, got {rest[0]!r}",
               file=sys.stderr)
         return 2
+    selected = rest[1:] or list(GROUPS)
+    unknown = [name for name in selected if name not in GROUPS]
+    if unknown:
+        print(f"peer_torch.py: unknown group {unknown[0]!r} (expected {', '.join(GROUPS)})",
+              file=sys.stderr)
+        return 2
 
     torch.manual_seed(0)
     if rss:
         peak_rss(threads)
         return 0
 
-    cpu_start = cpu_counters()
     emit_config(set_threads(threads))
-    time_vgg16()
-    time_simple_vgg()
-    time_row_operations()
-    time_train_step()
-    emit("cpu.others", f"{others_share(cpu_start, cpu_counters()):.4f}")
+    for name in selected:
+        cpu_start = cpu_counters()
+        GROUPS[name]()
+        emit(f"cpu.others.{name}", f"{others_share(cpu_start, cpu_counters()):.4f}")
     progress("done")
     return 0
 
