@@ -230,6 +230,36 @@ describe("bad-input coverage", function()
         assert.are.same({}, missing(paths))
     end)
 
+    -- Each module under lua/lunet/ and where its functions are checked;
+    -- a new module fails the spec below until it gets an entry.
+    local MODULES = {
+        init = "the lunet table, enumerated above",
+        nn = "lunet.nn, enumerated above",
+        optim = "lunet.optim, enumerated above",
+        data = "lunet.data, enumerated above",
+        image = "lunet.image, enumerated above",
+        plot = "plot.training_curves in spec/helpers/cases_io.lua",
+        models = "lunet.models, checked in this file",
+        help = "help(x), checked in this file",
+        format = "tostring of tensors, checked with closed tensors in this file",
+        repl = "the REPL's own helpers, checked by spec/repl_spec.lua",
+        assertions = "luassert extensions, checked by spec/assertions_spec.lua",
+        doc = "documentation text without functions",
+    }
+
+    it("knows every module under lua/lunet", function()
+        local unknown = {}
+        local pipe = assert(io.popen("ls lua/lunet"))
+        for entry in pipe:lines() do
+            local name = entry:gsub("%.lua$", "")
+            if not MODULES[name] then
+                unknown[#unknown + 1] = entry
+            end
+        end
+        pipe:close()
+        assert.are.same({}, unknown)
+    end)
+
     it("covers every model file", function()
         local training = case_lists[4]
         local files = {}
@@ -247,6 +277,66 @@ describe("bad-input coverage", function()
             end
             assert.is_true(found, "no bad-input case for models/" .. file .. ".lua")
         end
+    end)
+end)
+
+-- Modules outside the lunet table -------------------------------------------------
+
+describe("lua modules with bad input", function()
+    it("lunet.models rejects unknown names", function()
+        local models = require "lunet.models"
+        assert_error_from("lunet.models", { "nonexistent", "vgg" }, function()
+            return models.nonexistent
+        end)
+        assert.is_nil(models[5])
+        assert.are.equal("function", type(models.simple_vgg))
+    end)
+
+    it("help describes any value", function()
+        -- In a child lunet, because help prints to standard output.
+        local script = "local lunet = require 'lunet'\n"
+            .. "local help = require 'lunet.help'\n"
+            .. "local closed = lunet.ones(2)\n"
+            .. "closed:close()\n"
+            .. "for _, v in ipairs({ 5, true, {}, 'no_such_function', print, lunet.ones(2), "
+            .. "closed, lunet.nn.Linear(2, 3) }) do help.help(v) end\n"
+            .. "help.help(nil)\n"
+            .. "io.stderr:write('done\\n')\n"
+        local path = os.tmpname()
+        local file = assert(io.open(path, "w"))
+        file:write(script)
+        file:close()
+        local pipe = assert(io.popen(LUNET .. " " .. path .. " 2>&1 >/dev/null"))
+        local output = pipe:read("a")
+        local ok = pipe:close()
+        os.remove(path)
+        assert.is_true(ok, output)
+        assert.are.equal("done\n", output)
+    end)
+
+    it("plot warns when gnuplot cannot write", function()
+        local folder = os.tmpname()
+        local csv = folder .. ".csv"
+        local file = assert(io.open(csv, "w"))
+        file:write("epoch,step,train_loss,test_accuracy\n1,10,0.5,0.8\n")
+        file:close()
+        -- The warning also goes to standard error; keep it out of the spec output.
+        local stderr, warned = io.stderr, {}
+        io.stderr = {
+            write = function(self, ...)
+                warned[#warned + 1] = table.concat({ ... })
+                return self
+            end,
+        }
+        local ok, result, message = pcall(require("lunet.plot").training_curves, csv,
+            "/nonexistent/lunet/curves.png")
+        io.stderr = stderr
+        os.remove(csv)
+        os.remove(folder)
+        assert.is_true(ok, tostring(result))
+        assert.is_nil(result)
+        assert.is_truthy(message:find("/nonexistent/lunet/curves.png", 1, true), message)
+        assert.is_truthy(table.concat(warned):find(message, 1, true))
     end)
 end)
 

@@ -49,6 +49,9 @@ function data.fashion_mnist(split, dir)
     if dir ~= nil and type(dir) ~= "string" then
         error("fashion_mnist: dir must be a folder path string, got " .. type(dir), 2)
     end
+    if dir ~= nil and dir:find("\0", 1, true) then
+        error("fashion_mnist: the folder path contains a NUL byte", 2)
+    end
     dir = dir or DEFAULT_FASHION_MNIST_DIR
 
     local images_path, labels_path = dir .. "/" .. files[1], dir .. "/" .. files[2]

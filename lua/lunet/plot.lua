@@ -200,6 +200,14 @@ function plot.training_curves(csv_path, png_path)
         error("plot: bad argument #2 to 'training_curves' (PNG path string expected, got "
             .. (png_path == "" and "an empty string" or type(png_path)) .. ")", 2)
     end
+    -- io.open and the shell stop at a NUL byte, so such a path would name
+    -- another file.
+    for position, path in ipairs({ csv_path, png_path }) do
+        if path:find("\0", 1, true) then
+            error(string.format("plot: bad argument #%d to 'training_curves' (the path "
+                .. "contains a NUL byte)", position), 2)
+        end
+    end
     local step_rows, epoch_rows = read_log(csv_path)
 
     if not gnuplot_installed() then

@@ -54,6 +54,9 @@ lunet.save(saved_path, { w = lunet.ones(2, 3) })
 
 local png_path = "spec/data/rgb.png"
 
+local log_path = path_of("log.csv")
+write_bytes(log_path, "epoch,step,train_loss,test_accuracy\n1,10,0.5,0.8\n2,20,0.4,0.85\n")
+
 local cases = {}
 
 local function add(case)
@@ -125,6 +128,7 @@ add({
         A.custom(fashion, {
             { "a number", 5, { "number" } },
             { "a folder without the files", folder, { folder } },
+            { "a folder with a NUL byte", fashion .. "\0x", { "NUL" } },
         }),
     },
 })
@@ -206,6 +210,35 @@ add({
         }),
     },
     bad = { { "a 2-d image", function() return lunet.rand(4, 5), 0.5, 0.5 end, { "4x5" } } },
+})
+
+-- A PNG path gnuplot cannot write is not an error: training_curves warns
+-- and returns nil and the message (spec/bad_input_spec.lua checks it).
+add({
+    name = "plot", path = "plot.training_curves",
+    fn = require("lunet.plot").training_curves,
+    args = {
+        A.custom(log_path, paths_wrong({
+            { "a missing file", "/nonexistent/lunet/log.csv", { "/nonexistent/lunet" } },
+            { "a PNG file", png_path, { png_path } },
+            { "a file without rows", function()
+                local path = path_of("empty.csv")
+                write_bytes(path, "epoch,step,train_loss,test_accuracy\n")
+                return path
+            end, { "no data rows" } },
+            { "a text field", function()
+                local path = path_of("text.csv")
+                write_bytes(path, "epoch,step,train_loss,test_accuracy\n1,10,high,0.8\n")
+                return path
+            end, { "train_loss", "high" } },
+        })),
+        A.custom(path_of("curves.png"), {
+            { "nil", nil, { "nil" } },
+            { "a number", 5, { "number" } },
+            { "an empty path", "", { "empty" } },
+            { "a path with a NUL byte", "/tmp/a\0b.png", { "NUL" } },
+        }),
+    },
 })
 
 return {
