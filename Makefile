@@ -41,7 +41,8 @@ BIND_SRC := $(filter-out $(MAIN_SRC),$(wildcard lua/*.c))
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
 
 DEBIAN_PACKAGES := lua5.4 liblua5.4-dev libopenblas-dev lua-busted zlib1g-dev \
-                   libstb-dev libreadline-dev pkg-config gcc make dataset-fashion-mnist
+                   libstb-dev libreadline-dev pkg-config gcc make dataset-fashion-mnist \
+                   lua-ldoc lua-discount luarocks gnuplot-nox
 
 .PHONY: all deps test clean install uninstall
 
@@ -71,9 +72,12 @@ $(BUILD)/liblunet.a: $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# -z nodelete keeps core.so and so libgomp mapped when lua_close unloads the
+# module: OpenMP worker threads outlive it, and a stock lua5.4 would crash at
+# exit running their unmapped code.
 $(BUILD)/lunet/core.so: $(BIND_OBJ) $(BUILD)/liblunet.a
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(BIND_OBJ) $(BUILD)/liblunet.a $(LDLIBS)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $(BIND_OBJ) $(BUILD)/liblunet.a $(LDLIBS)
 
 $(LUNET_EXE): $(MAIN_OBJ) $(BIND_OBJ) $(BUILD)/liblunet.a
 	@mkdir -p $(dir $@)
@@ -85,6 +89,58 @@ SPEC_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lu
 
 test: deps all
 	$(SPEC_ENV) $(LUA) $(BUSTED) --lpath="" -o utfTerminal spec
+
+# Installation -----------------------------------------------------------------
+# `make install PREFIX=DIR` puts the module where a stock lua5.4 finds it:
+# core.so under DIR/lib/lua/5.4/lunet, the Lua files (with the models as
+# lunet.models.X and the reference text that help() reads) under
+# DIR/share/lua/5.4/lunet, and the executable in DIR/bin. LUADIR, LIBDIR and
+# BINDIR move one of those folders, as the rockspec does for a luarocks
+# tree; DESTDIR stages the whole layout under another root for packaging.
+# `make uninstall` with the same variables removes those files again.
+LUA_VERSION := 5.4
+BINDIR      ?= $(PREFIX)/bin
+LUADIR      ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+LIBDIR      ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+
+LUA_SOURCES   := $(sort $(shell find lua/lunet -name '*.lua'))
+MODEL_SOURCES := $(sort $(wildcard models/*.lua))
+# Installed paths relative to LUADIR, in the order of the sources above.
+LUA_INSTALLED := $(LUA_SOURCES:lua/%=%) $(MODEL_SOURCES:models/%=lunet/models/%)
+
+install: $(BUILD)/lunet/core.so $(LUNET_EXE)
+	install -d "$(DESTDIR)$(LIBDIR)/lunet" "$(DESTDIR)$(BINDIR)"
+	install -m 755 $(BUILD)/lunet/core.so "$(DESTDIR)$(LIBDIR)/lunet/core.so"
+	install -m 755 $(LUNET_EXE) "$(DESTDIR)$(BINDIR)/lunet"
+	@set -e; for source in $(LUA_SOURCES) $(MODEL_SOURCES); do \
+	    case $$source in \
+	        lua/*) target=$${source#lua/} ;; \
+	        models/*) target=lunet/$$source ;; \
+	    esac; \
+	    install -D -m 644 $$source "$(DESTDIR)$(LUADIR)/$$target"; \
+	done
+	@echo "installed lunet under $(DESTDIR)$(LUADIR), $(DESTDIR)$(LIBDIR) and $(DESTDIR)$(BINDIR)"
+
+# Removes the files that install writes, then the folders under lunet/ that
+# are left empty; files that someone else put there stay.
+uninstall:
+	rm -f "$(DESTDIR)$(LIBDIR)/lunet/core.so" "$(DESTDIR)$(BINDIR)/lunet"
+	@set -e; for target in $(LUA_INSTALLED); do rm -f "$(DESTDIR)$(LUADIR)/$$target"; done
+	@for dir in $(sort $(dir $(LUA_INSTALLED:%=$(DESTDIR)$(LUADIR)/%))) \
+	            $(DESTDIR)$(LIBDIR)/lunet/; do echo $$dir; done | sort -r | \
+	    while read -r dir; do rmdir "$$dir" 2>/dev/null || true; done
+
+# API reference -----------------------------------------------------------------
+# `make docs` writes the HTML reference to docs/api/ (or API_DIR) with LDoc
+# and config.ld. Its source is lua/lunet/doc/*.lua, the text that help()
+# prints in the REPL. A warning, such as a broken reference, fails the run.
+LDOC    ?= ldoc
+API_DIR ?= docs/api
+
+.PHONY: docs
+
+docs:
+	$(LDOC) --fatalwarnings --dir "$(API_DIR)" .
 
 # Sanitizers -------------------------------------------------------------------
 # `make test-sanitize` runs every spec under AddressSanitizer and

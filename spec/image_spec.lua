@@ -107,7 +107,8 @@ describe("image.load", function()
         { "text", "hello, not an image", "not a PNG, JPEG or BMP file" },
         { "a GIF", "GIF89a\1\0\1\0\0\0\0;", "not a PNG, JPEG or BMP file" },
         { "a PNG signature only", read_bytes(DATA .. "rgb.png"):sub(1, 8), "first not IHDR" },
-        { "half a PNG", read_bytes(DATA .. "rgb.png"):sub(1, 52), "outofdata" },
+        { "half a PNG", read_bytes(DATA .. "rgb.png"):sub(1, 52),
+            "a PNG IDAT chunk of 48 bytes extends past the end of the file" },
         { "a JPEG header only", read_bytes(DATA .. "blocks.jpg"):sub(1, 100), "no SOF" },
         { "half a JPEG", read_bytes(DATA .. "blocks.jpg"):sub(1, 328), "expected marker" },
         { "half a BMP", read_bytes(DATA .. "rgb.bmp"):sub(1, 80),
@@ -170,6 +171,16 @@ describe("image.load", function()
         local path = write_bytes("undefined_table.jpg", broken)
         assert_error("image.load: " .. path .. ": corrupt or unsupported image (a JPEG scan uses "
             .. "a Huffman table that is not defined)", image.load, path)
+    end)
+
+    it("rejects a huge claimed IDAT chunk", function()
+        -- The decoder would reserve memory for the claimed length first.
+        local bytes = read_bytes(DATA .. "rgb.png")
+        local idat = assert(bytes:find("IDAT", 1, true))
+        local broken = bytes:sub(1, idat - 5) .. string.pack(">I4", 0x7FFFFFF0) .. bytes:sub(idat)
+        local path = write_bytes("huge_idat.png", broken)
+        assert_error("image.load: " .. path .. ": corrupt or unsupported image (a PNG IDAT chunk "
+            .. "of 2147483632 bytes extends past the end of the file)", image.load, path)
     end)
 
     it("rejects huge claimed sizes", function()

@@ -160,6 +160,32 @@ static ln_status check_jpeg_huffman_tables(const unsigned char *data, size_t siz
     return LN_OK;
 }
 
+/* stb_image reserves memory for a PNG IDAT chunk from its length field
+ * before it reads the chunk, so a 100-byte file could make it reserve 2 GB.
+ * Each IDAT chunk must therefore fit in the file: 8 bytes of length and
+ * type, the data, and a 4-byte CRC. */
+static ln_status check_png_chunks(const unsigned char *data, size_t size, const char *label)
+{
+    static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (size < 8 || memcmp(data, signature, 8) != 0)
+        return LN_OK;
+    size_t pos = 8;
+    while (size - pos >= 8) {
+        uint64_t length = (uint64_t)data[pos] << 24 | (uint64_t)data[pos + 1] << 16 |
+                          (uint64_t)data[pos + 2] << 8 | data[pos + 3];
+        bool idat = memcmp(data + pos + 4, "IDAT", 4) == 0;
+        if (length + 12 > size - pos) {
+            if (idat)
+                return ln_fail(LN_EIO, "%s: corrupt or unsupported image (a PNG IDAT chunk "
+                               "of %llu bytes extends past the end of the file)", label,
+                               (unsigned long long)length);
+            break;
+        }
+        pos += 12 + (size_t)length;
+    }
+    return LN_OK;
+}
+
 /* Splits interleaved RGB into three planes scaled to [0, 1]. */
 static void planar_from_interleaved(float *out, const ln_decoded_image *image)
 {
@@ -185,6 +211,8 @@ ln_status ln_image_decode(ln_tensor *out, const void *data, size_t size, const c
 
     /* Check the claimed size before the decoder allocates for it. */
     ln_status status = check_jpeg_huffman_tables(data, size, label);
+    if (!status)
+        status = check_png_chunks(data, size, label);
     if (status)
         return status;
     int width, height;
