@@ -1,437 +1,602 @@
---- help(x): one paragraph on a lunet function, tensor method, layer or
--- model, with its signature.
+--- help(x): the reference text of a lunet function, tensor method, layer,
+-- model or module, with its signature.
 --
--- Descriptions are keyed by name ("softmax", "Linear", "Sequential:add").
--- help() finds the name of a function or class through a reverse map from
--- the values in lunet, lunet.Tensor and lunet.nn, built on first use, and
--- the name of a layer or model through its metatable.
+-- The text comes from lunet/doc/*.lua, files that contain only LDoc
+-- comments. `make docs` renders the same files to the HTML reference, so
+-- help() and the HTML show one text. help() finds them on package.path (in
+-- a checkout and in an installation alike) and parses them on first use.
+--
+-- Every entry has several names: its signature's name ("lunet.softmax",
+-- "x:size", "nn.Linear", "module:forward"), its LDoc name ("Module:forward",
+-- "lunet.image.load") and, unless an earlier doc file took it, its short
+-- name ("softmax", "size", "forward"). A function, class or module value is
+-- mapped to a name through a reverse map of lunet's tables, and a tensor,
+-- layer or model through its metatable.
 local help = {}
 
 local WIDTH = 78
 
--- Categories in the order help() lists them.
-local CATEGORIES = {
-    { "create", "Creating tensors" },
-    { "inspect", "Inspecting tensors" },
-    { "view", "Views, copies and fills" },
-    { "math", "Elementwise math (broadcasting)" },
-    { "reduce", "Reductions, sorting and softmax" },
-    { "linalg", "Matrix products" },
-    { "io", "Files, threads and timing" },
-    { "data", "Data sets (lunet.data)" },
-    { "nn", "Layers (nn.*)" },
-    { "module", "Methods of every layer and model" },
-}
+-- The doc files lunet/doc/NAME.lua. Their order decides which entry a short
+-- name means when two share it: "load" is lunet.load, not image.load.
+help.DOC_FILES = { "lunet", "tensor", "nn", "optim", "data", "image", "models", "plot",
+    "assertions" }
 
--- name = { category, signature, description }. A tensor method that is
--- also a lunet function is written as the function; x:name(...) works too.
--- NOTE: nn.Softmax and nn.LogSoftmax had not landed in lunet.nn when this
--- table was written; their entries follow PyTorch's arguments.
-help.descriptions = {
-    -- Creating tensors.
-    tensor = { "create", "lunet.tensor(values)",
-        "Returns a new float32 tensor copied from values: a nested table of numbers "
-            .. "(the nesting gives the shape and must be rectangular), a single number "
-            .. "(a 0-d tensor) or another tensor." },
-    zeros = { "create", "lunet.zeros(size...) or lunet.zeros({size...})",
-        "Returns a new tensor of the given shape filled with 0." },
-    ones = { "create", "lunet.ones(size...) or lunet.ones({size...})",
-        "Returns a new tensor of the given shape filled with 1." },
-    full = { "create", "lunet.full(size..., value) or lunet.full({size...}, value)",
-        "Returns a new tensor of the given shape with every element set to value." },
-    empty = { "create", "lunet.empty(size...) or lunet.empty({size...})",
-        "Returns a new tensor of the given shape whose elements are not initialised; "
-            .. "fill it before reading it." },
-    rand = { "create", "lunet.rand(size...) or lunet.rand({size...})",
-        "Returns a new tensor of uniform random numbers in [0, 1). Seed the generator "
-            .. "with lunet.manual_seed." },
-    randn = { "create", "lunet.randn(size...) or lunet.randn({size...})",
-        "Returns a new tensor of normally distributed random numbers (mean 0, standard "
-            .. "deviation 1). Seed the generator with lunet.manual_seed." },
-    arange = { "create", "lunet.arange(end) or lunet.arange(start, end [, step])",
-        "Returns a 1-d tensor of the half-open range start, start + step, ... up to but "
-            .. "excluding end, as torch.arange; start defaults to 0 and step to 1." },
-    manual_seed = { "create", "lunet.manual_seed(seed)",
-        "Seeds the random number generator behind rand, randn, uniform_, normal_ and "
-            .. "layer initialisation, so runs repeat exactly." },
+-- LDoc's shorthands for @tparam TYPE.
+local TYPE_TAGS = { int = "int", string = "string", number = "number", bool = "bool",
+    tab = "table", func = "function" }
 
-    -- Inspecting tensors.
-    Tensor = { "inspect", "x = lunet.tensor(...); x:method(...)",
-        "A float32 n-d array. Dims and indices are 1-based and negative dims count from "
-            .. "the end; x[i] indexes the first dim. Views share storage with their source. "
-            .. "Operators + - * / ^ and unary minus broadcast. lunet.Tensor is the table of "
-            .. "methods: type x: and press Tab to list them." },
-    size = { "inspect", "x:size([dim])",
-        "Returns the shape as a table of sizes, or the size of one dim when dim is given." },
-    stride = { "inspect", "x:stride([dim])",
-        "Returns the strides in elements as a table, or the stride of one dim when dim is "
-            .. "given." },
-    dim = { "inspect", "x:dim()", "Returns the number of dims (the rank); 0 for a scalar tensor." },
-    numel = { "inspect", "x:numel()", "Returns the number of elements." },
-    is_contiguous = { "inspect", "x:is_contiguous()",
-        "Returns true when the elements lie in row-major order without gaps, as views such "
-            .. "as transpose may not." },
-    is_tensor = { "inspect", "lunet.is_tensor(value)",
-        "Returns true when value is a lunet tensor (an open one or one closed with close)." },
-    item = { "inspect", "x:item()",
-        "Returns the only element of a one-element tensor as a Lua number; raises for any "
-            .. "other size." },
-    totable = { "inspect", "x:totable()",
-        "Returns the elements as nested Lua tables with the tensor's shape (a number for a "
-            .. "0-d tensor)." },
-    flat = { "inspect", "x:flat()",
-        "Returns the elements as one flat Lua table in row-major order." },
-    close = { "inspect", "x:close()",
-        "Frees the tensor's storage now rather than at garbage collection; the tensor "
-            .. "cannot be used afterwards. `local x <close> = ...` does the same at scope exit." },
+-- Parsing ---------------------------------------------------------------------
 
-    -- Views, copies and fills.
-    view = { "view", "x:view(size...) or x:view({size...})",
-        "Returns a view with a new shape and the same elements; one size may be -1 to be "
-            .. "inferred. Raises when the layout cannot be viewed (use reshape)." },
-    reshape = { "view", "x:reshape(size...) or x:reshape({size...})",
-        "Returns x with a new shape: a view when the layout allows it, otherwise a copy. "
-            .. "One size may be -1 to be inferred." },
-    transpose = { "view", "x:transpose([dim0, dim1])",
-        "Returns a view with dims dim0 and dim1 swapped; without dims it transposes a "
-            .. "matrix." },
-    t = { "view", "x:t()", "Returns the transpose of a matrix as a view." },
-    permute = { "view", "x:permute(dims...) or x:permute({dims...})",
-        "Returns a view whose dims are x's dims in the given order." },
-    narrow = { "view", "x:narrow(dim, start, length)",
-        "Returns a view of length elements of dim starting at the 1-based index start." },
-    select = { "view", "x:select(dim, index)",
-        "Returns a view of the slice at the 1-based index along dim, with that dim removed." },
-    squeeze = { "view", "x:squeeze([dim])",
-        "Returns a view without size-1 dims: all of them, or only dim when given." },
-    unsqueeze = { "view", "x:unsqueeze(dim)",
-        "Returns a view with a new size-1 dim inserted at position dim." },
-    expand = { "view", "x:expand(size...) or x:expand({size...})",
-        "Returns a view that repeats size-1 dims to the given sizes without copying; -1 "
-            .. "keeps a size." },
-    expand_as = { "view", "x:expand_as(other)", "Returns x:expand(other:size())." },
-    contiguous = { "view", "x:contiguous()",
-        "Returns x when it is already contiguous, otherwise a contiguous copy." },
-    clone = { "view", "x:clone()", "Returns a contiguous copy that shares nothing with x." },
-    copy_ = { "view", "x:copy_(src)",
-        "Copies src's elements into x in place (src broadcasts to x's shape) and returns x." },
-    fill_ = { "view", "x:fill_(value)", "Sets every element to value in place and returns x." },
-    zero_ = { "view", "x:zero_()", "Sets every element to 0 in place and returns x." },
-    uniform_ = { "view", "x:uniform_([low, high])",
-        "Fills x in place with uniform random numbers in [low, high), by default [0, 1), "
-            .. "and returns x." },
-    normal_ = { "view", "x:normal_([mean, std])",
-        "Fills x in place with normal random numbers, by default mean 0 and std 1, and "
-            .. "returns x." },
+-- Splits a doc file into comment blocks. A block starts at a line that
+-- begins with "---" and runs over the "--" lines after it. Each line loses
+-- its comment marker and one space.
+local function comment_blocks(text)
+    local blocks, current = {}, nil
+    local line_number = 0
+    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+        line_number = line_number + 1
+        if line:find("^%-%-%-") then
+            current = { line = line_number, lines = { (line:gsub("^%-%-%- ?", "")) } }
+            blocks[#blocks + 1] = current
+        elseif current and line:find("^%-%-") then
+            current.lines[#current.lines + 1] = (line:gsub("^%-%- ?", ""))
+        else
+            current = nil
+        end
+    end
+    return blocks
+end
 
-    index_select = { "view", "lunet.index_select(x, dim, indices)",
-        "Returns a new tensor holding the slices of x along dim at the given 1-based "
-            .. "indices (a table of integers or a 1-d tensor), in that order; repeats are "
-            .. "allowed. Gathers shuffled mini-batches." },
+local function trim(text)
+    return (text:gsub("^%s+", ""):gsub("%s+$", ""))
+end
 
-    -- Elementwise math.
-    add = { "math", "lunet.add(a, b [, alpha])",
-        "Returns a + alpha * b elementwise (alpha defaults to 1). a and b are tensors or "
-            .. "numbers and broadcast NumPy-style; x + y is the same. x:add_(y) adds in place." },
-    sub = { "math", "lunet.sub(a, b [, alpha])",
-        "Returns a - alpha * b elementwise with broadcasting; x - y is the same. "
-            .. "x:sub_(y) subtracts in place." },
-    mul = { "math", "lunet.mul(a, b)",
-        "Returns the elementwise product with broadcasting; x * y is the same (use matmul "
-            .. "for matrix products). x:mul_(y) multiplies in place." },
-    div = { "math", "lunet.div(a, b)",
-        "Returns the elementwise quotient with broadcasting; x / y is the same. x:div_(y) "
-            .. "divides in place." },
-    pow = { "math", "lunet.pow(a, b)",
-        "Returns a raised to the power b elementwise with broadcasting; x ^ y is the same." },
-    neg = { "math", "lunet.neg(x)", "Returns -x elementwise; -x is the same." },
-    exp = { "math", "lunet.exp(x)", "Returns e^x elementwise." },
-    log = { "math", "lunet.log(x)", "Returns the natural logarithm elementwise (-inf at 0, "
-        .. "NaN below 0)." },
-    sqrt = { "math", "lunet.sqrt(x)", "Returns the square root elementwise (NaN below 0)." },
-    abs = { "math", "lunet.abs(x)", "Returns the absolute value elementwise." },
-    tanh = { "math", "lunet.tanh(x)", "Returns the hyperbolic tangent elementwise." },
-    sigmoid = { "math", "lunet.sigmoid(x)", "Returns 1 / (1 + exp(-x)) elementwise." },
-    relu = { "math", "lunet.relu(x)", "Returns max(x, 0) elementwise." },
-    clamp = { "math", "lunet.clamp(x, min, max)",
-        "Returns x with every element limited to [min, max]; either bound may be nil to "
-            .. "leave that side open. NaN stays NaN." },
-    maximum = { "math", "lunet.maximum(a, b)",
-        "Returns the elementwise maximum of a and b with broadcasting (for the largest "
-            .. "element of one tensor, see max)." },
-    minimum = { "math", "lunet.minimum(a, b)",
-        "Returns the elementwise minimum of a and b with broadcasting." },
-    eq = { "math", "lunet.eq(a, b)",
-        "Returns 1 where a == b and 0 elsewhere, elementwise with broadcasting. (x == y "
-            .. "compares whole tensors and returns a boolean.)" },
-    ne = { "math", "lunet.ne(a, b)", "Returns 1 where a ~= b and 0 elsewhere, elementwise." },
-    lt = { "math", "lunet.lt(a, b)", "Returns 1 where a < b and 0 elsewhere, elementwise." },
-    le = { "math", "lunet.le(a, b)", "Returns 1 where a <= b and 0 elsewhere, elementwise." },
-    gt = { "math", "lunet.gt(a, b)", "Returns 1 where a > b and 0 elsewhere, elementwise." },
-    ge = { "math", "lunet.ge(a, b)", "Returns 1 where a >= b and 0 elsewhere, elementwise." },
+-- Reads "[opt]", "[opt=-1]" or "[2]" into a table.
+local function parse_modifiers(text)
+    local modifiers = {}
+    for item in text:sub(2, -2):gmatch("[^,]+") do
+        item = trim(item)
+        local key, value = item:match("^(%w+)=(.*)$")
+        if key then
+            modifiers[key] = value
+        elseif tonumber(item) then
+            modifiers.group = tonumber(item)
+        else
+            modifiers[item] = true
+        end
+    end
+    return modifiers
+end
 
-    -- Reductions, sorting and softmax.
-    sum = { "reduce", "lunet.sum(x [, dim [, keepdim]])",
-        "Without dim, returns the sum of all elements as a Lua number; with dim, a tensor "
-            .. "of sums along dim, which is removed (or kept as size 1 with keepdim). Sums "
-            .. "accumulate in double." },
-    mean = { "reduce", "lunet.mean(x [, dim [, keepdim]])",
-        "Without dim, returns the mean of all elements as a Lua number; with dim, a tensor "
-            .. "of means along dim, which is removed unless keepdim is true." },
-    max = { "reduce", "lunet.max(x [, dim [, keepdim]])",
-        "Without dim, returns the largest element as a Lua number; with dim, two tensors: "
-            .. "the maxima along dim and their 1-based indices. NaN wins, ties give the "
-            .. "first index." },
-    min = { "reduce", "lunet.min(x [, dim [, keepdim]])",
-        "Without dim, returns the smallest element as a Lua number; with dim, two tensors: "
-            .. "the minima along dim and their 1-based indices." },
-    argmax = { "reduce", "lunet.argmax(x [, dim [, keepdim]])",
-        "Without dim, returns the 1-based flat (row-major) index of the largest element as "
-            .. "a Lua integer; with dim, a tensor of 1-based indices along dim." },
-    argmin = { "reduce", "lunet.argmin(x [, dim [, keepdim]])",
-        "Without dim, returns the 1-based flat index of the smallest element; with dim, a "
-            .. "tensor of 1-based indices along dim." },
-    topk = { "reduce", "lunet.topk(x, k [, dim [, largest]])",
-        "Returns two tensors: the k largest elements along dim (the last by default), in "
-            .. "descending order, and their 1-based indices. largest = false takes the k "
-            .. "smallest instead." },
-    sort = { "reduce", "lunet.sort(x [, dim [, descending]])",
-        "Returns the elements sorted along dim (the last by default), ascending unless "
-            .. "descending is true, and the 1-based indices they came from." },
-    softmax = { "reduce", "lunet.softmax(x [, dim])",
-        "Returns exp(x) / sum(exp(x)) along dim (the last by default), so each slice is a "
-            .. "probability distribution summing to 1. The max is subtracted first, so large "
-            .. "logits do not overflow." },
-    log_softmax = { "reduce", "lunet.log_softmax(x [, dim])",
-        "Returns log(softmax(x)) along dim (the last by default), computed as x - max - "
-            .. "log(sum(exp(x - max))), which stays accurate where softmax underflows to 0." },
-    softmax_backward = { "reduce", "lunet.softmax_backward(grad_output, output [, dim])",
-        "Returns the gradient of softmax with respect to its input, given the gradient of "
-            .. "its output and the output y itself: y * (grad_output - sum(grad_output * y)) "
-            .. "along dim (the last by default)." },
-    log_softmax_backward = { "reduce", "lunet.log_softmax_backward(grad_output, output [, dim])",
-        "Returns the gradient of log_softmax with respect to its input, given the gradient "
-            .. "of its output and the output y itself: grad_output - exp(y) * "
-            .. "sum(grad_output) along dim (the last by default)." },
-    logsumexp = { "reduce", "lunet.logsumexp(x [, dim [, keepdim]])",
-        "Returns log(sum(exp(x))) along dim, computed stably by subtracting the max first." },
+-- Splits a block into its preamble (the text before the first tag) and a
+-- list of tags {name, modifiers, value}. A tag's value runs on over the
+-- following lines up to the next tag.
+local function split_tags(lines)
+    local preamble, tags = {}, {}
+    for _, line in ipairs(lines) do
+        local name, rest = line:match("^@(%w+)(.*)$")
+        if name then
+            local modifiers = {}
+            local bracket = rest:match("^%b[]")
+            if bracket then
+                modifiers = parse_modifiers(bracket)
+                rest = rest:sub(#bracket + 1)
+            end
+            tags[#tags + 1] = { name = name, modifiers = modifiers, value = trim(rest) }
+        elseif #tags > 0 then
+            local tag = tags[#tags]
+            tag.value = tag.value .. "\n" .. line
+        else
+            preamble[#preamble + 1] = line
+        end
+    end
+    return trim(table.concat(preamble, "\n")), tags
+end
 
-    -- Matrix products.
-    matmul = { "linalg", "lunet.matmul(a, b)",
-        "Returns the matrix product with torch.matmul's rank rules: 1-d x 1-d is a dot "
-            .. "product, 2-d x 2-d a matrix product, a 1-d side gains and loses a dim, and "
-            .. "higher ranks are batches whose batch dims broadcast. Runs on OpenBLAS." },
-    mm = { "linalg", "lunet.mm(a, b)",
-        "Returns the product of two matrices (2-d tensors only); see matmul for other ranks." },
+-- Splits the preamble as LDoc does: the summary is the text up to the first
+-- "." or "?" that whitespace follows.
+local function split_summary(preamble)
+    local summary, description = preamble:match("^(.-[%.?])(%s.+)$")
+    if not summary then
+        summary, description = preamble:match("^(.-\n\n)(.+)$")
+    end
+    return trim(summary or preamble), trim(description or "")
+end
 
-    -- Files, threads and timing.
-    save = { "io", "lunet.save(path, tensors [, metadata])",
-        "Writes a table of name -> tensor to path in the safetensors format, with an optional "
-            .. "table of string metadata. Files load in PyTorch with safetensors." },
-    load = { "io", "lunet.load(path)",
-        "Reads a safetensors file and returns two tables: name -> tensor and the string "
-            .. "metadata. float16, bfloat16 and float64 data convert to float32." },
-    time = { "io", "lunet.time()",
-        "Returns seconds from a monotonic wall clock, for timing code (os.clock counts CPU "
-            .. "time of all threads)." },
-    config = { "io", "lunet.config()",
-        "Returns a table describing the build: version, num_threads, blas_config and "
-            .. "blas_core." },
-    set_num_threads = { "io", "lunet.set_num_threads(n)",
-        "Sets the number of threads lunet's kernels (OpenMP) and GEMM (OpenBLAS) use, "
-            .. "from 1 to 1024." },
-    get_num_threads = { "io", "lunet.get_num_threads()",
-        "Returns the number of threads lunet's kernels use." },
+-- One line of @param or @tparam: "[TYPE] NAME text".
+local function parse_param(tag)
+    local kind = TYPE_TAGS[tag.name]
+    local value = tag.value
+    if tag.name == "tparam" then
+        kind, value = value:match("^(%S+)%s+(.*)$")
+    end
+    local name, text = value:match("^(%S+)%s*(.*)$")
+    return {
+        name = name,
+        type = kind,
+        optional = tag.modifiers.opt ~= nil,
+        default = type(tag.modifiers.opt) == "string" and tag.modifiers.opt or nil,
+        text = trim(text or ""),
+    }
+end
 
-    -- Data sets.
-    read_idx = { "data", "lunet.data.read_idx(path)",
-        "Reads an IDX file of unsigned bytes, gzip-compressed or not, into a float tensor "
-            .. "of the raw values 0..255 with the dims stored in the file." },
-    fashion_mnist = { "data", "lunet.data.fashion_mnist(split [, dir])",
-        "Loads the \"train\" or \"test\" split of Fashion-MNIST (by default from Debian's "
-            .. "dataset-fashion-mnist package) and returns images as an N x 1 x 28 x 28 tensor "
-            .. "scaled to [0, 1] and labels as an N tensor of 1-based classes 1..10." },
-    batches = { "data", "lunet.data.batches(inputs, targets, batch_size [, options])",
-        "Iterates over mini-batches along dim 1: for x, y in data.batches(...) do ... end. "
-            .. "targets may be nil. The options are {shuffle = false, seed, drop_last = "
-            .. "false}; unshuffled batches are views, shuffled ones gathered copies." },
+local function parse_return(tag)
+    local kind, text = nil, tag.value
+    if tag.name == "treturn" then
+        kind, text = tag.value:match("^(%S+)%s*(.*)$")
+    end
+    return { type = kind, text = trim(text or ""), group = tag.modifiers.group or 1 }
+end
 
-    -- Layers.
-    Linear = { "nn", "nn.Linear(in_features, out_features [, {bias = true}])",
-        "A fully connected layer: y = x W^T + b, with weight of shape out_features x "
-            .. "in_features and bias of out_features, initialised as PyTorch does. The "
-            .. "input's last dim has in_features elements; earlier dims are a batch." },
-    Conv2d = { "nn", "nn.Conv2d(in_channels, out_channels, kernel_size [, options])",
-        "A 2-d convolution over inputs of shape N x C x H x W (or C x H x W). The options "
-            .. "and their defaults are {stride = 1, padding = 0, dilation = 1, groups = 1, "
-            .. "bias = true}. kernel_size, stride, padding and dilation take n or {h, w}. "
-            .. "weight has shape out_channels x in_channels/groups x kh x kw." },
-    MaxPool2d = { "nn", "nn.MaxPool2d(kernel_size [, options])",
-        "Takes the maximum over each kernel_size window of an N x C x H x W (or C x H x W) "
-            .. "input. The options and their defaults are {stride = kernel_size, padding = 0, "
-            .. "dilation = 1, ceil_mode = false}; sizes take n or {h, w}." },
-    AvgPool2d = { "nn", "nn.AvgPool2d(kernel_size [, options])",
-        "Takes the mean over each kernel_size window of an N x C x H x W (or C x H x W) "
-            .. "input. The options and their defaults are {stride = kernel_size, padding = 0, "
-            .. "ceil_mode = false, count_include_pad = true, divisor_override = nil}; sizes "
-            .. "take n or {h, w}." },
-    AdaptiveAvgPool2d = { "nn", "nn.AdaptiveAvgPool2d(output_size)",
-        "Averages an N x C x H x W input over windows chosen so that the output is "
-            .. "output_size (n or {h, w}) whatever the input size." },
-    BatchNorm1d = { "nn", "nn.BatchNorm1d(num_features [, options])",
-        "Batch normalisation for N x C or N x C x L inputs, with the options of "
-            .. "BatchNorm2d: {eps = 1e-5, momentum = 0.1, affine = true, track_running_stats "
-            .. "= true}." },
-    BatchNorm2d = { "nn", "nn.BatchNorm2d(num_features [, options])",
-        "Normalises each channel of an N x C x H x W (or C x H x W) input: with batch "
-            .. "statistics in training mode, updating running_mean and running_var, and with "
-            .. "the running statistics after evaluate(); then scales by weight and adds bias. "
-            .. "The options and their defaults are {eps = 1e-5, momentum = 0.1, affine = "
-            .. "true, track_running_stats = true}." },
-    ReLU = { "nn", "nn.ReLU()", "Applies max(x, 0) elementwise." },
-    LeakyReLU = { "nn", "nn.LeakyReLU([negative_slope = 0.01])",
-        "Applies x for x >= 0 and negative_slope * x below 0, elementwise." },
-    Sigmoid = { "nn", "nn.Sigmoid()", "Applies 1 / (1 + exp(-x)) elementwise." },
-    Tanh = { "nn", "nn.Tanh()", "Applies the hyperbolic tangent elementwise." },
-    Flatten = { "nn", "nn.Flatten([start_dim = 2, end_dim = -1])",
-        "Merges dims start_dim through end_dim into one, as a view where possible. The "
-            .. "default keeps the batch dim: N x C x H x W becomes N x (C*H*W)." },
-    Identity = { "nn", "nn.Identity()", "Returns its input unchanged (a placeholder layer)." },
-    Dropout = { "nn", "nn.Dropout([p = 0.5])",
-        "In training mode zeroes each element with probability p and scales the rest by "
-            .. "1 / (1 - p); after evaluate() it passes the input through unchanged." },
-    Softmax = { "nn", "nn.Softmax([dim])",
-        "Applies lunet.softmax along dim (the last by default)." },
-    LogSoftmax = { "nn", "nn.LogSoftmax([dim])",
-        "Applies lunet.log_softmax along dim (the last by default)." },
-    CrossEntropyLoss = { "nn", "nn.CrossEntropyLoss([options])",
-        "loss(logits, target) returns the cross entropy of logits (N x C, N x C x d1 ... "
-            .. "for a class per position, or C for one sample) against target's 1-based "
-            .. "class indices, a tensor or a Lua list, as a 0-d tensor (read it with :item()). The options are {weight = class "
-            .. "weights, reduction = \"mean\" | \"sum\" | \"none\", label_smoothing = 0, "
-            .. "ignore_index}. loss:backward(logits, target) returns the gradient." },
-    NLLLoss = { "nn", "nn.NLLLoss([options])",
-        "loss(log_probs, target) returns the negative log likelihood of 1-based class "
-            .. "indices under log-probabilities such as nn.LogSoftmax's output. The options "
-            .. "are {weight, reduction = \"mean\", ignore_index}." },
-    MSELoss = { "nn", "nn.MSELoss([options])",
-        "loss(input, target) returns the mean squared error between two tensors of one "
-            .. "shape. The option reduction is \"mean\" (default), \"sum\" or \"none\"." },
-    BCEWithLogitsLoss = { "nn", "nn.BCEWithLogitsLoss([options])",
-        "loss(logits, target) returns the binary cross entropy of sigmoid(logits) against "
-            .. "targets in [0, 1], computed stably from the logits. The options are "
-            .. "{reduction = \"mean\", pos_weight = per-class weight of positives}." },
-    Sequential = { "nn", "nn.Sequential(module...) or nn.Sequential({module...})",
-        "A container that applies its modules one after another. seq[i] is the i-th module "
-            .. "and #seq the count; children are named 0, 1, ... as in PyTorch, so state_dict "
-            .. "keys read like features.0.weight." },
-    ["Sequential:add"] = { "nn", "seq:add(module)",
-        "Appends module to the Sequential and returns the Sequential, so calls chain." },
-    Module = { "nn", "nn.Module:extend(name)",
-        "The base class of layers and models written in Lua. Define init, forward and "
-            .. "backward on the class; add_module, register_parameter and register_buffer "
-            .. "make children and tensors take part in parameters() and state_dict()." },
-    is_native_layer = { "nn", "nn.is_native_layer(value)",
-        "Returns true when value is a layer implemented in C (Linear, Conv2d, ...)." },
+-- Reads one comment block into a table: its kind ("module", "classmod",
+-- "section", "type", "function" or "table"), name, summary, description
+-- and tags.
+local function parse_block(block)
+    local preamble, tags = split_tags(block.lines)
+    local item = { line = block.line, params = {}, returns = {}, fields = {}, usage = {} }
+    item.text = preamble
+    item.summary, item.description = split_summary(preamble)
+    for _, tag in ipairs(tags) do
+        local name = tag.name
+        if name == "module" or name == "classmod" or name == "section" or name == "type"
+            or name == "function" or name == "table" then
+            item.kind, item.name = name, trim(tag.value)
+        elseif name == "param" or name == "tparam" or TYPE_TAGS[name] then
+            item.params[#item.params + 1] = parse_param(tag)
+        elseif name == "return" or name == "treturn" then
+            item.returns[#item.returns + 1] = parse_return(tag)
+        elseif name == "field" then
+            local field, text = tag.value:match("^(%S+)%s*(.*)$")
+            item.fields[#item.fields + 1] = { name = field, text = text }
+        elseif name == "raise" then
+            item.raise = tag.value
+        elseif name == "usage" then
+            item.usage[#item.usage + 1] = tag.value
+        elseif name == "prefix" then
+            item.prefix = tag.value
+        elseif name == "see" then
+            item.see = tag.value
+        end
+    end
+    return item
+end
 
-    nn = { false, "nn = lunet.nn",
-        "Layers, containers and losses. Calling a layer runs its forward; every layer and "
-            .. "model has the module methods listed by help(). Native layers are C userdata "
-            .. "and nn.Module subclasses are Lua tables; both mix inside nn.Sequential." },
+-- The argument list of a signature: optional parameters in brackets, as
+-- "x [, dim [, keepdim]]".
+local function argument_list(params)
+    local parts, open = {}, 0
+    for i, param in ipairs(params) do
+        if param.optional then
+            parts[#parts + 1] = (i > 1 and " [, " or "[") .. param.name
+            open = open + 1
+        else
+            parts[#parts + 1] = (i > 1 and ", " or "") .. param.name
+        end
+    end
+    return table.concat(parts) .. string.rep("]", open)
+end
 
-    -- Methods of every layer and model.
-    forward = { "module", "module:forward(input) or module(input)",
-        "Computes and returns the module's output for input." },
-    backward = { "module", "module:backward(input, grad_output)",
-        "Returns the gradient with respect to input and adds the parameter gradients into "
-            .. "each parameter's grad field; call after forward on the same input." },
-    parameters = { "module", "module:parameters()",
-        "Returns the list of parameter tensors of the module and its children, the input "
-            .. "optimisers take." },
-    named_parameters = { "module", "module:named_parameters([prefix])",
-        "Returns a list of {name, tensor} pairs for every parameter, with dotted names." },
-    num_parameters = { "module", "module:num_parameters()",
-        "Returns the number of scalar parameters in the module and its children." },
-    state_dict = { "module", "module:state_dict()",
-        "Returns a table of dotted name -> tensor holding parameters and buffers (such as "
-            .. "running_mean), the module's own tensors rather than copies. lunet.save writes "
-            .. "it in a form PyTorch loads." },
-    load_state_dict = { "module", "module:load_state_dict(tensors [, {strict = true}])",
-        "Copies tensors into the module's parameters and buffers by name. Strict mode lists "
-            .. "missing, unexpected and mismatched names in one error and copies nothing." },
-    zero_grad = { "module", "module:zero_grad()", "Fills every parameter's gradient with 0." },
-    train = { "module", "module:train([mode = true])",
-        "Sets training mode on the module and its children (batch statistics, dropout on)." },
-    evaluate = { "module", "module:evaluate()",
-        "Sets evaluation mode on the module and its children (running statistics, dropout "
-            .. "off)." },
-    children = { "module", "module:children()",
-        "Returns an iterator over name, child for the direct children, in registration "
-            .. "order." },
-    type = { "module", "layer:type()", "Returns the class name of a native layer, e.g. \"Linear\"." },
-}
+--- Parses the text of one doc file. Returns its module (name, summary,
+-- description, usage) with the list `entries` of its functions and tables
+-- and the list `sections`, each entry carrying its `signature`, `section`
+-- and `names` (the names that help() accepts for it, most specific first).
+function help.parse(text, source)
+    local module = { entries = {}, sections = {}, source = source }
+    local section
+    for _, block in ipairs(comment_blocks(text)) do
+        local item = parse_block(block)
+        item.source = source
+        if item.kind == "module" or item.kind == "classmod" then
+            for key, value in pairs(item) do
+                module[key] = value
+            end
+        elseif item.kind == "section" or item.kind == "type" then
+            section = item
+            section.title = item.summary:gsub("%.$", "")
+            section.entries = {}
+            module.sections[#module.sections + 1] = section
+        elseif item.kind == "function" or item.kind == "table" then
+            item.module = module
+            item.section = section
+            module.entries[#module.entries + 1] = item
+            if section then
+                section.entries[#section.entries + 1] = item
+            end
+        end
+    end
+    if not module.name then
+        error("help: " .. tostring(source) .. " has no @module or @classmod block", 2)
+    end
+
+    for _, entry in ipairs(module.entries) do
+        local type_name = entry.section and entry.section.kind == "type" and entry.section.name
+        local prefix = entry.prefix or (type_name and entry.section.prefix) or module.prefix or ""
+        -- "Module:forward" in a type section is shown as "module:forward".
+        local short = type_name and entry.name:match("^" .. type_name .. ":(.+)$") or entry.name
+        entry.display = prefix .. short
+        entry.signature = entry.display
+        if entry.kind == "function" then
+            entry.signature = entry.display .. "(" .. argument_list(entry.params) .. ")"
+        end
+        local qualified = module.name .. (module.kind == "classmod" and ":" or ".") .. entry.name
+        entry.names = { entry.display, qualified, entry.name, entry.name:match("[%w_]+$") }
+        if module.kind == "classmod" then
+            table.insert(entry.names, 3, module.name:match("[%w_]+$") .. ":" .. entry.name)
+        end
+    end
+    return module
+end
+
+-- Loading ---------------------------------------------------------------------
+
+local reference
+
+local function read_doc_file(name)
+    local module_name = "lunet.doc." .. name
+    local path = package.searchpath(module_name, package.path)
+    if not path then
+        return nil, module_name .. " is not on package.path"
+    end
+    local file, message = io.open(path, "r")
+    if not file then
+        return nil, message
+    end
+    local text = file:read("a")
+    file:close()
+    return text, path
+end
+
+-- Adds key -> value unless key is taken, so that earlier files win.
+local function add_key(keys, key, value)
+    if key and keys[key] == nil then
+        keys[key] = value
+    end
+end
+
+--- Returns the parsed reference: `modules` (one per doc file, in
+-- DOC_FILES order), `entries` (every function and table) and `keys`
+-- (name -> entry or module). Raises when a doc file cannot be read.
+function help.reference()
+    if reference then
+        return reference
+    end
+    local loaded = { modules = {}, entries = {}, keys = {} }
+    for _, name in ipairs(help.DOC_FILES) do
+        local text, path = read_doc_file(name)
+        if not text then
+            error("help: cannot read the reference text (" .. path .. "); "
+                .. "install lunet with make install or luarocks", 2)
+        end
+        loaded.modules[#loaded.modules + 1] = help.parse(text, path)
+    end
+
+    -- The specific names of every entry come first, then the short ones,
+    -- so that no short name hides a specific one.
+    for _, module in ipairs(loaded.modules) do
+        module.signature = module.name
+        add_key(loaded.keys, module.name, module)
+        for _, entry in ipairs(module.entries) do
+            loaded.entries[#loaded.entries + 1] = entry
+            for i = 1, #entry.names - 1 do
+                add_key(loaded.keys, entry.names[i], entry)
+            end
+        end
+    end
+    for _, module in ipairs(loaded.modules) do
+        if module.name ~= "lunet" then
+            add_key(loaded.keys, module.name:match("[%w_]+$"), module)
+        end
+        for _, entry in ipairs(module.entries) do
+            add_key(loaded.keys, entry.names[#entry.names], entry)
+        end
+    end
+    reference = loaded
+    return reference
+end
+
+--- Returns the entry (or module) that name means, or nil. Besides the
+-- names of an entry, a name with an unknown qualifier ("Tensor:sum")
+-- falls back to its last part ("sum").
+function help.entry(name)
+    if type(name) ~= "string" then
+        return nil
+    end
+    local keys = help.reference().keys
+    local entry = keys[name]
+    if entry == nil then
+        local short = name:match("[%w_]+$")
+        entry = short and keys[short]
+    end
+    return entry
+end
+
+-- Output ------------------------------------------------------------------------
+
+-- Wraps text at WIDTH columns. The first line starts with first_indent and
+-- the others with indent.
+local function wrap(text, indent, first_indent)
+    local lines, line = {}, first_indent or indent
+    local start = #line
+    for word in text:gmatch("%S+") do
+        if #line > start and #line + 1 + #word > WIDTH then
+            lines[#lines + 1] = line
+            line = indent .. word
+            start = #indent
+        elseif #line > start then
+            line = line .. " " .. word
+        else
+            line = line .. word
+        end
+    end
+    lines[#lines + 1] = line
+    return table.concat(lines, "\n")
+end
+
+-- Wraps a Markdown text paragraph by paragraph: list items keep their
+-- bullets and code indented by four spaces keeps its lines.
+local function wrap_markdown(text, indent)
+    local out = {}
+    for paragraph in (text .. "\n\n"):gmatch("(.-)\n%s*\n") do
+        if paragraph:find("%S") then
+            if paragraph:find("^    ") then
+                out[#out + 1] = indent .. paragraph:gsub("\n", "\n" .. indent)
+            elseif paragraph:find("^%- ") then
+                local items = {}
+                for line in paragraph:gmatch("[^\n]+") do
+                    if line:find("^%- ") then
+                        items[#items + 1] = line:sub(3)
+                    else
+                        items[#items] = items[#items] .. " " .. line
+                    end
+                end
+                for i, item in ipairs(items) do
+                    items[i] = wrap(item, indent .. "  ", indent .. "- ")
+                end
+                out[#out + 1] = table.concat(items, "\n")
+            else
+                out[#out + 1] = wrap(paragraph, indent)
+            end
+        end
+    end
+    return table.concat(out, "\n\n")
+end
+
+local function parameter_lines(params)
+    local lines = {}
+    local width = 0
+    for _, param in ipairs(params) do
+        width = math.max(width, #param.name)
+    end
+    width = math.min(width, 14)
+    for _, param in ipairs(params) do
+        local notes = {}
+        if param.type then
+            notes[#notes + 1] = param.type
+        end
+        if param.default then
+            notes[#notes + 1] = "default " .. param.default
+        elseif param.optional then
+            notes[#notes + 1] = "optional"
+        end
+        local head = string.format("      %-" .. width .. "s  ", param.name)
+        local text = (#notes > 0 and "(" .. table.concat(notes, ", ") .. ") " or "") .. param.text
+        lines[#lines + 1] = wrap(text, string.rep(" ", 8 + width), head)
+    end
+    return lines
+end
+
+local function return_lines(returns)
+    local lines = {}
+    local group = returns[1] and returns[1].group
+    for _, result in ipairs(returns) do
+        -- A second group of results is an alternative, as in LDoc's "Or".
+        local head = "      "
+        if result.group ~= group then
+            head = "      or "
+        elseif result.group > 1 then
+            head = "         "
+        end
+        group = result.group
+        local text = (result.type and result.type .. ": " or "") .. result.text
+        lines[#lines + 1] = wrap(text, string.rep(" ", 8), head)
+    end
+    return lines
+end
+
+-- The text that help() prints for an entry or a module.
+local function entry_text(entry)
+    local parts = { entry.signature, wrap_markdown(entry.text, "    ") }
+
+    local details = {}
+    if entry.params and #entry.params > 0 then
+        details[#details + 1] = "    Parameters:"
+        table.move(parameter_lines(entry.params), 1, #entry.params, #details + 1, details)
+    end
+    if entry.fields and #entry.fields > 0 then
+        details[#details + 1] = "    Fields:"
+        for _, field in ipairs(entry.fields) do
+            details[#details + 1] = wrap(field.text, string.rep(" ", 8), "      " .. field.name .. "  ")
+        end
+    end
+    if entry.returns and #entry.returns > 0 then
+        details[#details + 1] = "    Returns:"
+        local lines = return_lines(entry.returns)
+        table.move(lines, 1, #lines, #details + 1, details)
+    end
+    if entry.raise then
+        details[#details + 1] = "    Raises:"
+        details[#details + 1] = wrap(entry.raise, "      ")
+    end
+    if entry.usage and #entry.usage > 0 then
+        details[#details + 1] = "    Example:"
+        for _, usage in ipairs(entry.usage) do
+            details[#details + 1] = "      " .. trim(usage):gsub("\n%s*", "\n      ")
+        end
+    end
+    if #details > 0 then
+        parts[#parts + 1] = ""
+        parts[#parts + 1] = table.concat(details, "\n")
+    end
+    return table.concat(parts, "\n")
+end
+
+--- Returns the help text for name, or nil when there is none. An in-place
+-- method without its own entry (`add_`) falls back to its function (`add`).
+function help.text(name)
+    local entry = help.entry(name)
+    if entry then
+        return entry_text(entry)
+    end
+    if type(name) == "string" and name:sub(-1) == "_" then
+        entry = help.entry(name:sub(1, -2))
+        if entry then
+            return entry_text(entry) .. "\n    x:" .. name:match("[%w_]+$")
+                .. "(...) is the in-place form, which writes into x and returns it."
+        end
+    end
+    return nil
+end
+
+-- The shortest name that help() accepts for entry.
+local function listed_name(entry)
+    local keys = help.reference().keys
+    local short = entry.names[#entry.names]
+    if keys[short] == entry then
+        return short
+    end
+    return entry.display
+end
+
+local function overview()
+    local lines = {
+        "lunet: float32 tensors and neural networks for Lua 5.4.",
+        "help(x) describes a function, method, layer or model; help(\"name\") works too.",
+        "Type a name and press Tab to complete it; x: and Tab lists a tensor's methods.",
+        "The same reference is in HTML: make docs writes docs/api/index.html.",
+    }
+    -- Sections of one title (lunet's and lunet.Tensor's "Inspecting
+    -- tensors") share a list; the others name their module.
+    local modules, titles, names_by_title = {}, {}, {}
+    for _, module in ipairs(help.reference().modules) do
+        modules[#modules + 1] = module.name
+        for _, section in ipairs(module.sections) do
+            local title = section.title
+            if module.name ~= "lunet" and module.name ~= "lunet.Tensor" then
+                title = title .. " (" .. module.name .. ")"
+            end
+            if not names_by_title[title] then
+                titles[#titles + 1] = title
+                names_by_title[title] = {}
+            end
+            for _, entry in ipairs(section.entries) do
+                table.insert(names_by_title[title], listed_name(entry))
+            end
+        end
+    end
+    for _, title in ipairs(titles) do
+        local names = names_by_title[title]
+        if #names > 0 then
+            lines[#lines + 1] = ""
+            lines[#lines + 1] = title .. ":"
+            lines[#lines + 1] = wrap(table.concat(names, " "), "    ")
+        end
+    end
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "Modules (help(\"nn\") describes lunet.nn):"
+    lines[#lines + 1] = wrap(table.concat(modules, " "), "    ")
+    return table.concat(lines, "\n")
+end
 
 -- Reverse map ---------------------------------------------------------------
 
 local names_by_value
 
-local function add_names(map, t, format)
+-- Maps each function or table in t to prefix .. its key, or to its bare key
+-- when help() has no entry under the prefixed name.
+local function add_names(map, t, prefix)
     if type(t) ~= "table" then
         return
     end
-    for name, value in pairs(t) do
-        if type(name) == "string" and (type(value) == "function" or type(value) == "table")
+    for key, value in next, t do
+        if type(key) == "string" and (type(value) == "function" or type(value) == "table")
             and map[value] == nil then
-            map[value] = format and format(name) or name
+            local name = prefix .. key
+            map[value] = help.entry(name) and name or key
         end
     end
 end
 
--- Maps the values of lunet, its tensor methods and lunet.nn to their names.
+-- The table in which the instances of a class made by a constructor table
+-- (an optimizer or scheduler class) find their methods.
+local function method_table(class)
+    local mt = getmetatable(class)
+    return type(mt) == "table" and type(rawget(mt, "__index")) == "table" and mt.__index or nil
+end
+
+-- Maps the values of lunet, its tensor methods, lunet.nn, the module
+-- methods, lunet.optim and the other submodules to their names.
 local function build_names()
     local map = {}
     local ok, lunet = pcall(require, "lunet")
     if not ok then
         return map
     end
-    add_names(map, lunet)
-    add_names(map, lunet.Tensor)
-    local data = lunet.data
-    if data == nil and package.searchpath("lunet.data", package.path) then
-        local data_ok, module = pcall(require, "lunet.data")
-        data = data_ok and module or nil
-    end
-    add_names(map, data)
     local nn = lunet.nn
-    add_names(map, nn)
+    map[lunet] = "lunet"
+    for _, name in ipairs({ "nn", "optim", "data", "image", "Tensor" }) do
+        if lunet[name] ~= nil then
+            map[lunet[name]] = "lunet." .. name
+        end
+    end
+    add_names(map, lunet, "lunet.")
+    add_names(map, lunet.Tensor, "x:")
+    add_names(map, nn, "nn.")
+    add_names(map, lunet.optim, "optim.")
+    add_names(map, lunet.data, "data.")
+    add_names(map, lunet.image, "image.")
+
     local core = package.loaded["lunet.core"]
     if type(core) == "table" and type(core.nn) == "table" then
-        add_names(map, core.nn._layer_methods)
+        add_names(map, core.nn._layer_methods, "module:")
     end
-    local shared_ok, shared = pcall(require, "lunet.nn.module")
-    if shared_ok then
-        add_names(map, shared)
+    for _, module_name in ipairs({ "lunet.nn.module", "lunet.nn.base" }) do
+        local loaded, methods = pcall(require, module_name)
+        if loaded then
+            add_names(map, methods, "module:")
+        end
     end
-    local add = type(nn) == "table" and type(nn.Sequential) == "table" and rawget(nn.Sequential, "add")
-    if add then
-        map[add] = "Sequential:add"
+    if type(nn) == "table" and type(nn.Sequential) == "table" then
+        add_names(map, { add = rawget(nn.Sequential, "add") }, "seq:")
     end
-    map[lunet] = "lunet"
-    if nn ~= nil then
-        map[nn] = "nn"
+    if type(lunet.optim) == "table" then
+        add_names(map, method_table(lunet.optim.SGD), "opt:")
+        add_names(map, method_table(lunet.optim.StepLR), "scheduler:")
+    end
+    local models_ok, models = pcall(require, "lunet.models")
+    if models_ok then
+        -- pairs() loads every shipped model, which add_names' next() would not.
+        for _ in pairs(models) do
+        end
+        map[models] = "lunet.models"
+        add_names(map, models, "models.")
+        if type(rawget(models, "vgg")) == "table" then
+            add_names(map, models.vgg, "models.vgg.")
+        end
+    end
+    local plot_ok, plot = pcall(require, "lunet.plot")
+    if plot_ok then
+        map[plot] = "lunet.plot"
+        add_names(map, plot, "plot.")
     end
     return map
 end
 
--- The name of x: a string names itself ("lunet.softmax" and "x:size" name
--- their last part), a function or class is looked up in the reverse map,
--- and a tensor, layer or model is named by its metatable.
+-- The name of x: a string names itself, a function or table is looked up
+-- in the reverse map, and a tensor, layer or model is named by its
+-- metatable.
 local function name_of(x)
     if type(x) == "string" then
-        if help.descriptions[x] then
-            return x
-        end
-        return x:match("([%w_]+)$") or x
+        return x
     end
     names_by_value = names_by_value or build_names()
     local name = names_by_value[x]
@@ -448,69 +613,11 @@ local function name_of(x)
     end
     local class = rawget(mt, "__name")
     if class == "lunet.Tensor" then
-        return "Tensor"
+        return "lunet.Tensor"
     elseif type(class) == "string" then
         return names_by_value[mt] or class:match("([%w_]+)$")
     end
     return names_by_value[mt]
-end
-
--- Output ----------------------------------------------------------------------
-
--- Wraps text at WIDTH columns with every line indented.
-local function wrap(text, indent)
-    local lines, line = {}, indent
-    for word in text:gmatch("%S+") do
-        if #line > #indent and #line + 1 + #word > WIDTH then
-            lines[#lines + 1] = line
-            line = indent .. word
-        elseif #line > #indent then
-            line = line .. " " .. word
-        else
-            line = line .. word
-        end
-    end
-    lines[#lines + 1] = line
-    return table.concat(lines, "\n")
-end
-
---- Returns the help text for name, or nil when there is none. An in-place
--- method (add_) falls back to its function (add).
-function help.text(name)
-    local entry = help.descriptions[name]
-    local note = ""
-    if not entry and type(name) == "string" and name:sub(-1) == "_" then
-        entry = help.descriptions[name:sub(1, -2)]
-        note = " x:" .. name .. "(...) is the in-place form, which writes into x and returns it."
-    end
-    if not entry then
-        return nil
-    end
-    return entry[2] .. "\n" .. wrap(entry[3] .. note, "    ")
-end
-
-local function overview()
-    local lines = {
-        "lunet: float32 tensors and neural networks for Lua 5.4.",
-        "help(x) describes a function, method, layer or model; help(\"name\") works too.",
-        "Type a name and press Tab to complete it; x: and Tab lists a tensor's methods.",
-        "",
-    }
-    local by_category = {}
-    for name, entry in pairs(help.descriptions) do
-        if entry[1] then
-            local list = by_category[entry[1]] or {}
-            list[#list + 1] = name
-            by_category[entry[1]] = list
-        end
-    end
-    for _, category in ipairs(CATEGORIES) do
-        local list = by_category[category[1]] or {}
-        table.sort(list)
-        lines[#lines + 1] = category[2] .. ":"
-        lines[#lines + 1] = wrap(table.concat(list, " "), "    ")
-    end
-    return table.concat(lines, "\n")
 end
 
 local STANDARD_LIBRARIES = { "coroutine", "debug", "io", "math", "os", "package", "string",
@@ -558,8 +665,8 @@ local function superclass_text(x, name)
     return nil
 end
 
---- Prints the description of x (a lunet function, method, layer, model or
--- name), or an overview when x is absent.
+--- Prints the description of x (a lunet function, method, layer, model,
+-- module or name), or an overview when x is absent.
 function help.help(...)
     if select("#", ...) == 0 then
         print(overview())

@@ -1,0 +1,67 @@
+--- Data sets and mini-batches: `lunet.data`.
+--
+-- `local data = require("lunet").data`.
+-- @module lunet.data
+-- @prefix data.
+-- @usage local images, labels = data.fashion_mnist("train")   -- 60000 x 1 x 28 x 28, 60000
+-- for x, y in data.batches(images, labels, 64, {shuffle = true, seed = epoch}) do
+--     -- x: 64 x 1 x 28 x 28, y: 64 class numbers in 1..10
+-- end
+
+--- Fashion-MNIST.
+-- @section fashion_mnist
+
+--- Loads a split of Fashion-MNIST: 28 x 28 grey images of clothes in 10 classes.
+-- The files come from Debian's dataset-fashion-mnist package, in
+-- /usr/share/datasets/fashion-mnist, unless dir names another folder with
+-- the four IDX files (gzip-compressed, as the package ships them).
+-- @function fashion_mnist
+-- @string split "train" (60,000 images) or "test" (10,000 images)
+-- @tparam[opt] string dir the folder of the IDX files
+-- @treturn Tensor the images, N x 1 x 28 x 28, scaled to [0, 1]
+-- @treturn Tensor the labels, N class numbers in 1..10 (see `fashion_mnist_classes`)
+-- @raise when split is neither "train" nor "test" (`fashion_mnist: split must be "train" or
+-- "test", got "val"`), a file is missing (the message says to install
+-- dataset-fashion-mnist), or a file holds the wrong shapes or labels.
+
+--- The Fashion-MNIST class names; label k (1-based) is `fashion_mnist_classes[k]`.
+-- @table fashion_mnist_classes
+-- @field 1 "T-shirt/top"
+-- @field 2 "Trouser"
+-- @field 3 "Pullover"
+-- @field 4 "Dress"
+-- @field 5 "Coat"
+-- @field 6 "Sandal"
+-- @field 7 "Shirt"
+-- @field 8 "Sneaker"
+-- @field 9 "Bag"
+-- @field 10 "Ankle boot"
+
+--- Batches and files.
+-- @section batches
+
+--- Returns an iterator over mini-batches of inputs and targets along dim 1.
+-- The last batch is smaller when batch_size does not divide the number of
+-- samples, unless drop_last is set. Unshuffled batches are views of the
+-- inputs; shuffled ones are gathered copies (see `lunet.index_select`).
+-- @function batches
+-- @tparam Tensor inputs the samples along dim 1, such as N x 1 x 28 x 28 images
+-- @tparam Tensor|nil targets the targets along dim 1, with the same N, or nil
+-- @int batch_size the samples per batch, at least 1
+-- @tparam[opt] table options `{shuffle = false, seed = nil, drop_last = false}`: shuffle visits
+-- the samples in a random order, seed makes that order repeat on every run (without
+-- it the order comes from lunet's generator, see `lunet.manual_seed`), and drop_last
+-- skips a final batch smaller than batch_size
+-- @treturn function an iterator for a generic `for` that returns a batch of inputs and a batch of targets (nil without targets)
+-- @raise when an argument has the wrong type, batch_size is not a positive integer
+-- (`batches: batch_size must be a positive integer, got 0`), an option is unknown, or
+-- inputs and targets have different sizes along dim 1.
+
+--- Reads an IDX file of unsigned bytes, gzip-compressed or not, into a tensor of the raw values 0..255.
+-- The dims are those stored in the file. IDX is the format of the MNIST
+-- and Fashion-MNIST files.
+-- @function read_idx
+-- @string path the file to read
+-- @treturn Tensor the values as floats
+-- @raise when the file cannot be opened (`read_idx: /x/y: cannot open (No such file or
+-- directory)`), is not an IDX file of unsigned bytes, or is cut short.

@@ -1,0 +1,54 @@
+--- Image loading and preprocessing: `lunet.image`.
+--
+-- `local image = require("lunet").image`. Images are float tensors of shape
+-- C x H x W with values in [0, 1]. The transforms work on the last two
+-- dims, so batches of shape N x C x H x W work too, and each returns a new
+-- tensor.
+-- @module lunet.image
+-- @prefix image.
+-- @usage local img = image.load("cat.jpg")                    -- 3 x H x W in [0, 1]
+-- img = image.resize(img, 256)                               -- shorter side to 256
+-- img = image.center_crop(img, 224)                          -- 3 x 224 x 224
+-- img = image.normalize(img, {0.485, 0.456, 0.406}, {0.229, 0.224, 0.225})
+-- local logits = model(img:unsqueeze(1))                     -- a batch of one
+
+--- Loading and transforms.
+-- @section image
+
+--- Decodes a PNG, JPEG or BMP file into a 3 x H x W tensor with values in [0, 1].
+-- Grey images are repeated into three channels and an alpha channel is
+-- dropped, so every image comes back as RGB. Decoding uses stb_image.
+-- @function load
+-- @string path the image file
+-- @treturn Tensor a new 3 x H x W tensor
+-- @raise when the file cannot be opened (`image.load: /x/y.png: cannot open (No such file
+-- or directory)`), is not a supported image, is corrupt, or has more pixels than the
+-- decoder accepts.
+
+--- Resizes images with bilinear interpolation.
+-- It matches torchvision's Resize on tensors with antialias=False. A
+-- number resizes the shorter side to that size and keeps the aspect ratio;
+-- `{h, w}` gives the exact size.
+-- @function resize
+-- @tparam Tensor img an H x W, C x H x W or N x C x H x W tensor
+-- @tparam int|table size the shorter side, or `{h, w}`
+-- @treturn Tensor a new tensor with the last two dims resized
+-- @raise when img has fewer than 2 dims or no elements, or a size is not a positive
+-- integer (`image.resize: sizes must be positive integers, got 0`).
+
+--- Crops the center of images, padding with zeros where the crop is larger than the image.
+-- @function center_crop
+-- @tparam Tensor img an H x W, C x H x W or N x C x H x W tensor
+-- @tparam int|table size the side of a square crop, or `{h, w}`
+-- @treturn Tensor a new tensor whose last two dims are the crop size
+-- @raise as `resize` does for the sizes.
+
+--- Computes (img - mean) / std per channel.
+-- @function normalize
+-- @tparam Tensor img a C x H x W or N x C x H x W tensor
+-- @tparam number|table mean one number, or one number per channel
+-- @tparam number|table std one number, or one number per channel
+-- @treturn Tensor a new tensor of img's shape
+-- @raise when img has fewer than 3 dims, or a table has the wrong length
+-- (`image.normalize: mean has 2 entries but the image has 3 channels`) or contains a
+-- non-number.

@@ -1,0 +1,32 @@
+--- Training curves: `lunet.plot`.
+--
+-- `local plot = require "lunet.plot"`. It draws with gnuplot, a separate
+-- program (Debian's gnuplot-nox package), and does not load the lunet core.
+-- @module lunet.plot
+-- @prefix plot.
+
+--- Plots.
+-- @section plots
+
+--- Draws the training loss and the test accuracy against epochs into a PNG image.
+-- The input is the CSV log of examples/train_fashion_mnist.lua, with the
+-- header `epoch,step,train_loss,test_accuracy`. Rows with an empty
+-- test_accuracy hold the running loss every few steps, with a fractional
+-- epoch; rows with both values close an epoch. The loss goes on the left
+-- axis and the accuracy, in percent, on the right.
+--
+-- A missing gnuplot, or a gnuplot that fails (such as when the PNG's folder
+-- does not exist), is reported without raising. The message goes to stderr
+-- and is returned, so a training run that has already saved its weights
+-- ends normally. When gnuplot is missing the message is
+-- `plot: gnuplot is not installed; install it with: apt-get install gnuplot-nox`.
+-- @function training_curves
+-- @string csv_path the training log
+-- @string png_path the image to write (960 x 600 pixels)
+-- @treturn[1] string png_path, when the image was written
+-- @treturn[2] nil when gnuplot is missing or failed
+-- @treturn[2] string the message, which also went to stderr
+-- @raise when an argument is not a string, the log cannot be read
+-- (`plot: cannot read the training log: ...`), its header is not the one above, a row
+-- has another number of fields, or a field is not a number.
+-- @usage require("lunet.plot").training_curves("examples/out/fashion_vgg.csv", "curves.png")
