@@ -110,7 +110,8 @@ describe("image.load", function()
         { "half a PNG", read_bytes(DATA .. "rgb.png"):sub(1, 52),
             "a PNG IDAT chunk of 48 bytes extends past the end of the file" },
         { "a JPEG header only", read_bytes(DATA .. "blocks.jpg"):sub(1, 100), "no SOF" },
-        { "half a JPEG", read_bytes(DATA .. "blocks.jpg"):sub(1, 328), "expected marker" },
+        { "half a JPEG", read_bytes(DATA .. "blocks.jpg"):sub(1, 328),
+            "the JPEG data is truncated: 0 bytes of scans for 12 blocks need at least 2" },
         { "half a BMP", read_bytes(DATA .. "rgb.bmp"):sub(1, 80),
             "truncated BMP: the pixels need 90 bytes but the file has 80" },
         { "a BMP header only", read_bytes(DATA .. "rgb.bmp"):sub(1, 20), "" },
@@ -171,6 +172,19 @@ describe("image.load", function()
         local path = write_bytes("undefined_table.jpg", broken)
         assert_error("image.load: " .. path .. ": corrupt or unsupported image (a JPEG scan uses "
             .. "a Huffman table that is not defined)", image.load, path)
+    end)
+
+    it("rejects a JPEG too short for its size", function()
+        -- blocks.jpg claiming 8000 x 8000 pixels: the decoder would fill the
+        -- missing data with zeros and return 768 MB of grey.
+        local bytes = read_bytes(DATA .. "blocks.jpg")
+        local sof = assert(bytes:find("\255\192", 1, true))
+        local size = string.pack(">I2I2", 8000, 8000)
+        local broken = bytes:sub(1, sof + 4) .. size .. bytes:sub(sof + 9)
+        local path = write_bytes("bomb.jpg", broken)
+        assert_error("image.load: " .. path .. ": corrupt or unsupported image (the JPEG data is "
+            .. "truncated: 32 bytes of scans for 3000000 blocks need at least 375000)", image.load,
+            path)
     end)
 
     it("rejects a huge claimed IDAT chunk", function()

@@ -123,15 +123,53 @@ static ln_status check_sos(const jpeg_walk *walk, const unsigned char *data, siz
     return LN_OK;
 }
 
-static ln_status check_jpeg_huffman_tables(const unsigned char *data, size_t size,
-                                           const char *label)
+/* The number of 8 x 8 blocks of all components of a frame, from its SOF
+ * segment at pos (just past the marker): component c covers
+ * ceil(X * Hc / Hmax) x ceil(Y * Vc / Vmax) pixels. 0 when the segment is
+ * cut short or has a zero sampling factor, which stb_image rejects. */
+static uint64_t jpeg_frame_blocks(const unsigned char *data, size_t size, size_t pos)
+{
+    if (pos + 8 > size)
+        return 0;
+    uint64_t height = (uint64_t)data[pos + 3] << 8 | data[pos + 4];
+    uint64_t width = (uint64_t)data[pos + 5] << 8 | data[pos + 6];
+    size_t components = data[pos + 7];
+    if (pos + 8 + 3 * components > size)
+        return 0;
+    int h_max = 1, v_max = 1;
+    for (size_t c = 0; c < components; c++) {
+        int sampling = data[pos + 9 + 3 * c];
+        if ((sampling >> 4) == 0 || (sampling & 15) == 0)
+            return 0;
+        h_max = (sampling >> 4) > h_max ? sampling >> 4 : h_max;
+        v_max = (sampling & 15) > v_max ? sampling & 15 : v_max;
+    }
+    uint64_t blocks = 0;
+    for (size_t c = 0; c < components; c++) {
+        int sampling = data[pos + 9 + 3 * c];
+        uint64_t w = (width * (uint64_t)(sampling >> 4) + h_max - 1) / h_max;
+        uint64_t h = (height * (uint64_t)(sampling & 15) + v_max - 1) / v_max;
+        blocks += (w + 7) / 8 * ((h + 7) / 8);
+    }
+    return blocks;
+}
+
+/* Walks the markers of a JPEG file; see jpeg_walk. It also catches a file
+ * whose entropy-coded data is too short for its size: stb_image decodes
+ * missing data as zeros, so a 600-byte file claiming 8000 x 8000 pixels
+ * would decode to 768 MB of grey. Every block takes at least one bit (its
+ * first DC code), so the scans must hold at least blocks / 8 bytes. */
+static ln_status check_jpeg(const unsigned char *data, size_t size, const char *label)
 {
     if (size < 2 || data[0] != 0xFF || data[1] != 0xD8)
         return LN_OK;
     jpeg_walk walk = {{{false}}, false};
+    uint64_t blocks = 0, scan_bytes = 0;
+    bool in_scan = false;
     size_t pos = 2;
     while (pos < size) {
         if (data[pos] != 0xFF) {
+            scan_bytes += in_scan;
             pos++;
             continue;
         }
@@ -143,20 +181,31 @@ static ln_status check_jpeg_huffman_tables(const unsigned char *data, size_t siz
         if (marker == 0xD9)
             break;
         bool no_length = marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7);
-        if (no_length)
+        if (no_length) {
+            scan_bytes += in_scan ? 2 : 0;
             continue;
+        }
+        in_scan = false;
         size_t length = (size_t)data[pos] << 8 | data[pos + 1];
         ln_status status = LN_OK;
-        if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2)
+        if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2) {
             walk.progressive = marker == 0xC2;
-        else if (marker == 0xC4)
+            blocks = jpeg_frame_blocks(data, size, pos);
+        } else if (marker == 0xC4) {
             status = check_dht(&walk, data, size, pos, length, label);
-        else if (marker == 0xDA)
+        } else if (marker == 0xDA) {
             status = check_sos(&walk, data, size, pos, label);
+            in_scan = true;
+        }
         if (status)
             return status;
         pos += length;
     }
+    if (scan_bytes * 8 < blocks)
+        return ln_fail(LN_EIO, "%s: corrupt or unsupported image (the JPEG data is truncated: "
+                       "%llu bytes of scans for %llu blocks need at least %llu)", label,
+                       (unsigned long long)scan_bytes, (unsigned long long)blocks,
+                       (unsigned long long)((blocks + 7) / 8));
     return LN_OK;
 }
 
@@ -210,7 +259,7 @@ ln_status ln_image_decode(ln_tensor *out, const void *data, size_t size, const c
                        "supported", label, size, INT_MAX);
 
     /* Check the claimed size before the decoder allocates for it. */
-    ln_status status = check_jpeg_huffman_tables(data, size, label);
+    ln_status status = check_jpeg(data, size, label);
     if (!status)
         status = check_png_chunks(data, size, label);
     if (status)
