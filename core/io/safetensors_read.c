@@ -179,13 +179,20 @@ static ln_status read_at(const source *src, uint64_t offset, void *dst, size_t n
 
 typedef struct entry {
     const ln_json_member *member;  /* name and JSON description */
-    char name[LN_QUOTE_SIZE];      /* quoted, for messages */
     const dtype_info *dtype;
     int ndim;
     int64_t shape[LN_MAX_DIMS];
     int64_t numel;
     uint64_t begin, end;           /* relative to the data section */
 } entry;
+
+/* Writes the entry's name, quoted for messages, into name (LN_QUOTE_SIZE
+ * bytes). Entries do not keep it, since a header may hold millions. */
+static const char *quote_name(const entry *e, char *name)
+{
+    ln_quote(name, e->member->key, e->member->key_length);
+    return name;
+}
 
 static const char *json_type_name(const ln_json *value)
 {
@@ -237,12 +244,14 @@ static ln_status check_metadata(const source *src, const ln_json *metadata)
 
 static ln_status check_shape(const source *src, entry *e, const ln_json *shape)
 {
+    char name[LN_QUOTE_SIZE];
+    quote_name(e, name);
     if (shape->type != LN_JSON_ARRAY)
         return ln_fail(LN_EIO, "%s: tensor %s shape is %s, expected an array of sizes",
-                       src->label, e->name, json_type_name(shape));
+                       src->label, name, json_type_name(shape));
     if (shape->count > LN_MAX_DIMS)
         return ln_fail(LN_EIO, "%s: tensor %s shape has %zu dims, more than the %d that lunet "
-                       "supports", src->label, e->name, shape->count, LN_MAX_DIMS);
+                       "supports", src->label, name, shape->count, LN_MAX_DIMS);
 
     /* The byte count numel * 8 must fit int64. */
     const int64_t max_numel = INT64_MAX / 8;
@@ -254,7 +263,7 @@ static ln_status check_shape(const source *src, entry *e, const ln_json *shape)
         if (size->type != LN_JSON_NUMBER || !size->is_integer || size->integer < 0) {
             format_integers(text, sizeof text, shape);
             return ln_fail(LN_EIO, "%s: tensor %s shape %s: size %d is not a non-negative "
-                           "integer", src->label, e->name, text, d + 1);
+                           "integer", src->label, name, text, d + 1);
         }
         e->shape[d] = size->integer;
     }
@@ -270,7 +279,7 @@ static ln_status check_shape(const source *src, entry *e, const ln_json *shape)
         if (e->numel > max_numel / e->shape[d]) {
             format_integers(text, sizeof text, shape);
             return ln_fail(LN_EIO, "%s: tensor %s shape %s has too many elements (the "
-                           "product overflows 64-bit sizes)", src->label, e->name, text);
+                           "product overflows 64-bit sizes)", src->label, name, text);
         }
         e->numel *= e->shape[d];
     }
@@ -282,25 +291,27 @@ static ln_status check_shape(const source *src, entry *e, const ln_json *shape)
 static ln_status check_offsets(const source *src, entry *e, const ln_json *offsets,
                                uint64_t data_size)
 {
+    char name[LN_QUOTE_SIZE];
+    quote_name(e, name);
     char text[256];
     format_integers(text, sizeof text, offsets);
     if (offsets->type != LN_JSON_ARRAY || offsets->count != 2)
         return ln_fail(LN_EIO, "%s: tensor %s data_offsets must be an array [begin, end] of "
-                       "two byte offsets", src->label, e->name);
+                       "two byte offsets", src->label, name);
     for (int i = 0; i < 2; i++) {
         const ln_json *value = &offsets->items[i];
         if (value->type != LN_JSON_NUMBER || !value->is_integer || value->integer < 0)
             return ln_fail(LN_EIO, "%s: tensor %s data_offsets %s must be non-negative "
-                           "integers", src->label, e->name, text);
+                           "integers", src->label, name, text);
     }
     e->begin = (uint64_t)offsets->items[0].integer;
     e->end = (uint64_t)offsets->items[1].integer;
     if (e->end < e->begin)
         return ln_fail(LN_EIO, "%s: tensor %s data_offsets %s end before they begin",
-                       src->label, e->name, text);
+                       src->label, name, text);
     if (e->end > data_size)
         return ln_fail(LN_EIO, "%s: tensor %s data_offsets %s extend past the end of the "
-                       "data section (%llu bytes)", src->label, e->name, text,
+                       "data section (%llu bytes)", src->label, name, text,
                        (unsigned long long)data_size);
 
     uint64_t needed = (uint64_t)e->numel * (uint64_t)e->dtype->size;
@@ -308,7 +319,7 @@ static ln_status check_offsets(const source *src, entry *e, const ln_json *offse
         char shape[256];
         ln_shape_string_raw(e->ndim, e->shape, shape, sizeof shape);
         return ln_fail(LN_EIO, "%s: tensor %s data_offsets %s cover %llu bytes, but shape %s "
-                       "of %s needs %llu", src->label, e->name, text,
+                       "of %s needs %llu", src->label, name, text,
                        (unsigned long long)(e->end - e->begin), shape, e->dtype->name,
                        (unsigned long long)needed);
     }
@@ -319,14 +330,15 @@ static ln_status check_entry(const source *src, entry *e, uint64_t data_size)
 {
     const ln_json_member *m = e->member;
     const ln_json *info = &m->value;
-    ln_quote(e->name, m->key, m->key_length);
+    char name[LN_QUOTE_SIZE];
+    quote_name(e, name);
     if (m->key_length == 0)
         return ln_fail(LN_EIO, "%s: a tensor has an empty name", src->label);
     if (strlen(m->key) != m->key_length)
-        return ln_fail(LN_EIO, "%s: tensor name %s contains a NUL byte", src->label, e->name);
+        return ln_fail(LN_EIO, "%s: tensor name %s contains a NUL byte", src->label, name);
     if (info->type != LN_JSON_OBJECT)
         return ln_fail(LN_EIO, "%s: tensor %s is %s, expected an object with dtype, shape and "
-                       "data_offsets", src->label, e->name, json_type_name(info));
+                       "data_offsets", src->label, name, json_type_name(info));
 
     static const char *const fields[] = {"dtype", "shape", "data_offsets"};
     for (size_t i = 0; i < info->count; i++) {
@@ -335,27 +347,27 @@ static ln_status check_entry(const source *src, entry *e, uint64_t data_size)
             char field[LN_QUOTE_SIZE];
             ln_quote(field, key, info->members[i].key_length);
             return ln_fail(LN_EIO, "%s: tensor %s has an unknown field %s (expected dtype, "
-                           "shape and data_offsets)", src->label, e->name, field);
+                           "shape and data_offsets)", src->label, name, field);
         }
     }
     for (int i = 0; i < 3; i++)
         if (!ln_json_get(info, fields[i]))
-            return ln_fail(LN_EIO, "%s: tensor %s has no %s", src->label, e->name, fields[i]);
+            return ln_fail(LN_EIO, "%s: tensor %s has no %s", src->label, name, fields[i]);
 
     const ln_json *dtype = ln_json_get(info, "dtype");
     if (dtype->type != LN_JSON_STRING)
         return ln_fail(LN_EIO, "%s: tensor %s dtype is %s, expected a string such as \"F32\"",
-                       src->label, e->name, json_type_name(dtype));
+                       src->label, name, json_type_name(dtype));
     e->dtype = find_dtype(dtype);
     if (!e->dtype) {
         char text[LN_QUOTE_SIZE];
         ln_quote(text, dtype->string, dtype->length);
         return ln_fail(LN_EIO, "%s: tensor %s has unknown dtype %s (expected " SUPPORTED_DTYPES
-                       ")", src->label, e->name, text);
+                       ")", src->label, name, text);
     }
     if (e->dtype->kind == DTYPE_UNSUPPORTED)
         return ln_fail(LN_EIO, "%s: tensor %s has dtype %s, which lunet cannot represent "
-                       "(expected " SUPPORTED_DTYPES ")", src->label, e->name, e->dtype->name);
+                       "(expected " SUPPORTED_DTYPES ")", src->label, name, e->dtype->name);
 
     ln_status status = check_shape(src, e, ln_json_get(info, "shape"));
     if (status)
@@ -391,8 +403,10 @@ static ln_status check_overlaps(const source *src, entry *entries, size_t count)
         if (e->begin == e->end)
             continue;
         if (furthest && e->begin < furthest->end) {
+            char first[LN_QUOTE_SIZE], second[LN_QUOTE_SIZE];
             status = ln_fail(LN_EIO, "%s: tensors %s and %s overlap: data_offsets [%llu, %llu] "
-                             "and [%llu, %llu]", src->label, furthest->name, e->name,
+                             "and [%llu, %llu]", src->label, quote_name(furthest, first),
+                             quote_name(e, second),
                              (unsigned long long)furthest->begin,
                              (unsigned long long)furthest->end, (unsigned long long)e->begin,
                              (unsigned long long)e->end);
@@ -415,7 +429,8 @@ static ln_status read_tensor(const source *src, const entry *e, uint64_t data_st
     if (status) {
         char message[256];
         snprintf(message, sizeof message, "%s", ln_last_error());
-        return ln_fail(status, "%s: tensor %s: %s", src->label, e->name, message);
+        char name[LN_QUOTE_SIZE];
+        return ln_fail(status, "%s: tensor %s: %s", src->label, quote_name(e, name), message);
     }
 
     float *data = ln_data(&t);
