@@ -76,8 +76,12 @@ static ln_status axis_weights_new(axis_weights *w, int64_t in, int64_t out)
     w->first = malloc((size_t)out * 2 * sizeof(int64_t));
     w->first_weight = malloc((size_t)out * 2 * sizeof(float));
     if (!w->first || !w->first_weight) {
+        /* Cleared so that the caller's axis_weights_free does not free
+         * them again. */
         free(w->first);
         free(w->first_weight);
+        w->first = NULL;
+        w->first_weight = NULL;
         return ln_fail(LN_ENOMEM, "out of memory for resize weights");
     }
     w->second = w->first + out;
