@@ -283,6 +283,17 @@ describe("help", function()
     end)
 end)
 
+describe("lunet -h", function()
+    it("explains every option and the script", function()
+        local output, code = shell.run(shell.quote(shell.ROOT .. "/lunet") .. " -h")
+        assert.equals(0, code)
+        for _, text in ipairs({ "usage: ", "script [args]", "arg[1]", "arg[0]", "-e STAT",
+            "-i ", "-v ", "-h, --help", "--  ", "standard input", "Exit status" }) do
+            assert.matches(text, output, 1, true)
+        end
+    end)
+end)
+
 describe("help.parse", function()
     local SOURCE = [[
 --- A module.

@@ -317,7 +317,15 @@ end
 local function wrap(text, indent, first_indent)
     local lines, line = {}, first_indent or indent
     local start = #line
+    -- A short code span such as `argmax(logits, 2)` stays on one line: its
+    -- spaces become \1 while the words are placed.
+    text = text:gsub("`[^`\n]*`", function(span)
+        if #span <= 32 then
+            return (span:gsub(" ", "\1"))
+        end
+    end)
     for word in text:gmatch("%S+") do
+        word = word:gsub("\1", " ")
         if #line > start and #line + 1 + #word > WIDTH then
             lines[#lines + 1] = line
             line = indent .. word
