@@ -30,14 +30,21 @@ dependencies = {
     "lua >= 5.4, < 5.5",
 }
 
+-- luarocks checks these before the build, so a missing package is named
+-- up front rather than by a compiler error.
 external_dependencies = {
     OPENBLAS = { library = "openblas" },
     ZLIB = { header = "zlib.h", library = "z" },
+    STB = { header = "stb/stb_image.h" },
+    READLINE = { header = "readline/readline.h", library = "readline" },
 }
 
 build = {
     type = "make",
     build_target = "all",
+    -- CFLAGS stays unset, so luarocks warns that it was not passed: the
+    -- Makefile appends what the core needs (-fopenmp, the OpenBLAS include
+    -- path) to CFLAGS, and a CFLAGS on make's command line would replace it.
     build_variables = {
         LUA_CFLAGS = "-I$(LUA_INCDIR)",
     },
