@@ -308,6 +308,39 @@ static int push_option(lua_State *L, int arg, const char *name, const char *fnam
     return lua_getfield(L, arg, name);
 }
 
+/* Raises on a key of the options table at arg that is not in names, so a
+ * misspelt option does not pass silently. */
+void lb_check_option_names(lua_State *L, int arg, const char *const *names, const char *fname)
+{
+    if (lua_isnoneornil(L, arg))
+        return;
+    if (lua_type(L, arg) != LUA_TTABLE)
+        luaL_error(L, "%s: bad argument #%d (options table expected, got %s)", fname, arg,
+                   luaL_typename(L, arg));
+
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        lua_pop(L, 1);
+        int known = 0;
+        for (const char *const *p = names; *p && lua_type(L, -1) == LUA_TSTRING; p++)
+            known = known || strcmp(*p, lua_tostring(L, -1)) == 0;
+        if (known)
+            continue;
+
+        char expected[256] = "";
+        for (const char *const *p = names; *p; p++) {
+            strncat(expected, *p, sizeof expected - strlen(expected) - 1);
+            if (p[1])
+                strncat(expected, p[2] ? ", " : " or ", sizeof expected - strlen(expected) - 1);
+        }
+        if (lua_type(L, -1) == LUA_TSTRING)
+            luaL_error(L, "%s: unknown option '%s' (expected %s)", fname, lua_tostring(L, -1),
+                       expected);
+        luaL_error(L, "%s: option names must be strings, got %s (expected %s)", fname,
+                   luaL_typename(L, -1), expected);
+    }
+}
+
 int lb_option_boolean(lua_State *L, int arg, const char *name, int fallback, const char *fname)
 {
     int type = push_option(L, arg, name, fname);

@@ -79,6 +79,11 @@ ln_tensor *lb_layer_init_uniform(lua_State *L, int layer_index, const char *name
 /* Options tables: constructors take `{stride = 2, bias = false}` at arg. An
  * absent table or key gives fallback; a value of the wrong type raises
  * "fname: option 'stride' must be ...". Pairs accept n or {h, w}. */
+/* Raises "fname: unknown option 'strid' (expected stride, padding or bias)"
+ * on a key of the options table at arg that is not in the NULL-terminated
+ * names, so a misspelt option does not pass silently. */
+void lb_check_option_names(lua_State *L, int arg, const char *const *names, const char *fname);
+
 int lb_option_boolean(lua_State *L, int arg, const char *name, int fallback, const char *fname);
 lua_Number lb_option_number(lua_State *L, int arg, const char *name, lua_Number fallback,
                             const char *fname);

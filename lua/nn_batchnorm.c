@@ -263,6 +263,9 @@ static int batchnorm_new(lua_State *L, const lb_layer_class *cls)
     if (num_features < 1)
         luaL_error(L, "%s: num_features must be positive, got %I", fname,
                    (LUAI_UACINT)num_features);
+    static const char *const option_names[] = {"eps", "momentum", "affine",
+                                               "track_running_stats", NULL};
+    lb_check_option_names(L, 2, option_names, fname);
     batchnorm_config config = {
         .num_features = num_features,
         .eps = lb_option_number(L, 2, "eps", 1e-5, fname),

@@ -175,6 +175,9 @@ static void check_arguments(lua_State *L, conv2d_config *config)
                    LN_CONV2D_MAX_OPTION, pair_text(kernel, text, sizeof text));
     }
 
+    static const char *const option_names[] = {"stride", "padding", "dilation", "groups", "bias",
+                                               NULL};
+    lb_check_option_names(L, 4, option_names, "Conv2d");
     ln_conv2d_options *options = &config->options;
     lb_option_pair(L, 4, "stride", 1, options->stride, "Conv2d");
     lb_option_pair(L, 4, "padding", 0, options->padding, "Conv2d");

@@ -86,6 +86,8 @@ static int linear_new(lua_State *L)
     if (in < 0 || out < 0)
         luaL_error(L, "Linear: sizes must be >= 0, got in_features=%I, out_features=%I",
                    (LUAI_UACINT)in, (LUAI_UACINT)out);
+    static const char *const option_names[] = {"bias", NULL};
+    lb_check_option_names(L, 3, option_names, "Linear");
     int bias = lb_option_boolean(L, 3, "bias", 1, "Linear");
 
     lb_layer *layer = lb_new_layer(L, &linear_class);

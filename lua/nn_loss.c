@@ -33,40 +33,6 @@ static const char *const pos_weight_buffers[] = {"pos_weight", NULL};
 
 /* Options ------------------------------------------------------------------- */
 
-/* Raises on a key of the options table at arg that is not in names, so a
- * misspelt option does not pass silently. */
-static void check_option_names(lua_State *L, int arg, const char *const *names,
-                               const char *fname)
-{
-    if (lua_isnoneornil(L, arg))
-        return;
-    if (lua_type(L, arg) != LUA_TTABLE)
-        luaL_error(L, "%s: bad argument #%d (options table expected, got %s)", fname, arg,
-                   luaL_typename(L, arg));
-
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        lua_pop(L, 1);
-        int known = 0;
-        for (const char *const *p = names; *p && lua_type(L, -1) == LUA_TSTRING; p++)
-            known = known || strcmp(*p, lua_tostring(L, -1)) == 0;
-        if (known)
-            continue;
-
-        char expected[256] = "";
-        for (const char *const *p = names; *p; p++) {
-            strncat(expected, *p, sizeof expected - strlen(expected) - 1);
-            if (p[1])
-                strncat(expected, p[2] ? ", " : " or ", sizeof expected - strlen(expected) - 1);
-        }
-        if (lua_type(L, -1) == LUA_TSTRING)
-            luaL_error(L, "%s: unknown option '%s' (expected %s)", fname, lua_tostring(L, -1),
-                       expected);
-        luaL_error(L, "%s: option names must be strings, got %s (expected %s)", fname,
-                   luaL_typename(L, -1), expected);
-    }
-}
-
 /* Pushes options[name], or nil when the options table at arg is absent. */
 static int push_option(lua_State *L, int arg, const char *name)
 {
@@ -439,7 +405,7 @@ static lb_layer *new_class_loss(lua_State *L, const lb_layer_class *cls,
 {
     const char *fname = cls->name;
     lua_settop(L, 1);
-    check_option_names(L, 1, names, fname);
+    lb_check_option_names(L, 1, names, fname);
     ln_reduction reduction = option_reduction(L, 1, fname);
 
     lb_layer *layer = lb_new_layer(L, cls);
@@ -575,7 +541,7 @@ static int mse_new(lua_State *L)
 {
     static const char *const names[] = {"reduction", NULL};
     lua_settop(L, 1);
-    check_option_names(L, 1, names, mse_class.name);
+    lb_check_option_names(L, 1, names, mse_class.name);
     ln_reduction reduction = option_reduction(L, 1, mse_class.name);
     lb_layer *layer = lb_new_layer(L, &mse_class);
     LB_LAYER_CONFIG(layer, loss_config)->reduction = reduction;
@@ -587,7 +553,7 @@ static int bce_new(lua_State *L)
 {
     static const char *const names[] = {"reduction", "pos_weight", NULL};
     lua_settop(L, 1);
-    check_option_names(L, 1, names, bce_class.name);
+    lb_check_option_names(L, 1, names, bce_class.name);
     ln_reduction reduction = option_reduction(L, 1, bce_class.name);
     lb_layer *layer = lb_new_layer(L, &bce_class);
     LB_LAYER_CONFIG(layer, loss_config)->reduction = reduction;

@@ -240,6 +240,9 @@ static int push_layer(lua_State *L, const lb_layer_class *cls, const pool_config
 static int max_new(lua_State *L)
 {
     static const int64_t one[2] = {1, 1};
+    static const char *const option_names[] = {"stride", "padding", "dilation", "ceil_mode",
+                                               NULL};
+    lb_check_option_names(L, 2, option_names, "MaxPool2d");
     pool_config config = read_window(L, "MaxPool2d");
     config.kernels = &max_kernels;
     if (read_pair_option(L, "dilation", one, config.pool.dilation, "MaxPool2d") == LUA_TTABLE)
@@ -250,6 +253,9 @@ static int max_new(lua_State *L)
 
 static int avg_new(lua_State *L)
 {
+    static const char *const option_names[] = {"stride", "padding", "ceil_mode",
+                                               "count_include_pad", "divisor_override", NULL};
+    lb_check_option_names(L, 2, option_names, "AvgPool2d");
     pool_config config = read_window(L, "AvgPool2d");
     config.kernels = &avg_kernels;
     config.pool.count_include_pad = lb_option_boolean(L, 2, "count_include_pad", 1, "AvgPool2d");
