@@ -39,11 +39,13 @@ static void storage_release(ln_storage *storage)
 
 ln_status ln_shape_numel(int ndim, const int64_t *shape, int64_t *numel)
 {
-    int64_t total = 1;
+    /* The product of the non-zero sizes bounds the strides, so it must fit
+     * even when a zero size makes the element count 0. */
+    int64_t total = 1, nonzero = 1;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0)
             return ln_fail(LN_EINVAL, "size %lld is negative", (long long)shape[d]);
-        if (shape[d] != 0 && total > LN_MAX_NUMEL / shape[d]) {
+        if (shape[d] != 0 && nonzero > LN_MAX_NUMEL / shape[d]) {
             char text[256];
             ln_shape_string_raw(ndim, shape, text, sizeof text);
             return ln_fail(LN_ENOMEM,
@@ -51,6 +53,8 @@ ln_status ln_shape_numel(int ndim, const int64_t *shape, int64_t *numel)
                            "overflows 64-bit sizes", text);
         }
         total *= shape[d];
+        if (shape[d] != 0)
+            nonzero *= shape[d];
     }
     *numel = total;
     return LN_OK;

@@ -79,6 +79,7 @@ describe("tensor creation", function()
     it("reports element counts that overflow", function()
         assert_error("its element count overflows 64-bit sizes", lunet.zeros, 1e10, 1e10)
         assert_error("overflows", lunet.ones, { 2 ^ 31, 2 ^ 31, 2 ^ 31 })
+        assert_error("overflows", lunet.zeros, 0, 2 ^ 40, 2 ^ 40)
     end)
 
     it("reports the bytes of an allocation that fails", function()
