@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_kernel.h"
 #include "internal.h"
 #include "nn/im2col.h"
+#include "nn/winograd.h"
 #include "parallel.h"
 
 /* Upper bound on the workspace, in floats (16 MiB). Several samples share
@@ -30,6 +32,11 @@ typedef struct plan {
     int64_t block_samples;         /* samples per GEMM; > 1 only with whole planes */
     int64_t block_rows;            /* output rows per patch-matrix block */
     bool direct;                   /* one sample per GEMM and no patch matrix */
+    bool patch_kernel;             /* forward by the GEMM kernel, not BLAS */
+    bool winograd;                 /* forward by Winograd */
+    bool winograd_backward;        /* grad_input by Winograd */
+    ln_winograd_problem forward_problem, backward_problem;
+    ln_patch_conv patch_conv;
     int out_ndim;
     int64_t out_shape[4];
     ln_patch_geometry geometry;
@@ -72,6 +79,10 @@ ln_status ln_conv2d_check_options(const ln_conv2d_options *options)
     if (options->groups < 1 || options->groups > LN_CONV2D_MAX_OPTION)
         return ln_fail(LN_EINVAL, "groups must be between 1 and %d, got %lld",
                        LN_CONV2D_MAX_OPTION, (long long)options->groups);
+    if (options->algorithm != LN_CONV2D_AUTO && options->algorithm != LN_CONV2D_GEMM &&
+        options->algorithm != LN_CONV2D_WINOGRAD)
+        return ln_fail(LN_EINVAL, "algorithm must be auto, gemm or winograd, got %d",
+                       (int)options->algorithm);
     return LN_OK;
 }
 
@@ -153,6 +164,68 @@ static void choose_blocks(plan *p, bool pointwise, int64_t out_height, int64_t o
         p->block_rows = out_height;
 }
 
+/* Whether Winograd pays for this layer when the caller lets us choose. */
+static bool winograd_pays(const plan *p)
+{
+    return p->group_channels >= 8 && p->group_out_channels >= 8;
+}
+
+/* Sets up the Winograd problems of forward and of grad_input when the
+ * kernel allows them and the options ask for them (or leave the choice). */
+static ln_status choose_algorithm(plan *p, const ln_tensor *weight,
+                                  const ln_conv2d_options *options)
+{
+    const ln_patch_geometry *g = &p->geometry;
+    bool fits = g->kernel[0] == 3 && g->kernel[1] == 3 && g->stride[0] == 1 &&
+                g->stride[1] == 1 && g->dilation[0] == 1 && g->dilation[1] == 1 &&
+                p->groups == 1;
+    if (options->algorithm == LN_CONV2D_WINOGRAD && !fits) {
+        char tw[256], ts[64], td[64];
+        return ln_fail(LN_EINVAL, "algorithm 'winograd' needs a 3x3 kernel with stride 1, "
+                       "dilation 1 and groups 1 (weight %s, stride %s, dilation %s, groups %lld)",
+                       ln_shape_string(weight, tw, sizeof tw),
+                       pair_string(options->stride, ts, sizeof ts),
+                       pair_string(options->dilation, td, sizeof td), (long long)p->groups);
+    }
+    p->patch_kernel = ln_gemm_select()->simd;
+    p->patch_conv = (ln_patch_conv){
+        .geometry = *g,
+        .batch = p->batch,
+        .groups = p->groups,
+        .out_channels = p->group_out_channels,
+    };
+    bool wanted = options->algorithm == LN_CONV2D_WINOGRAD ||
+                  (options->algorithm == LN_CONV2D_AUTO && fits && winograd_pays(p));
+    if (!fits || !wanted)
+        return LN_OK;
+
+    const int64_t channels = p->group_channels, out_channels = p->group_out_channels;
+    p->winograd = true;
+    p->forward_problem = (ln_winograd_problem){
+        .batch = p->batch,
+        .channels = channels,
+        .out_channels = out_channels,
+        .height = g->height,
+        .width = g->width,
+        .padding = {g->padding[0], g->padding[1]},
+        .weight_stride = {channels * 9, 9},
+    };
+    /* grad_input is the convolution of grad_output with the flipped,
+     * transposed filters, padded by 2 - padding. */
+    p->winograd_backward = g->padding[0] <= 2 && g->padding[1] <= 2;
+    p->backward_problem = (ln_winograd_problem){
+        .batch = p->batch,
+        .channels = out_channels,
+        .out_channels = channels,
+        .height = g->out_height,
+        .width = g->out_width,
+        .padding = {2 - g->padding[0], 2 - g->padding[1]},
+        .weight_stride = {9, channels * 9},
+        .flip = true,
+    };
+    return LN_OK;
+}
+
 static ln_status make_plan(plan *p, const ln_tensor *input, const ln_tensor *weight,
                            const ln_tensor *bias, const ln_conv2d_options *options)
 {
@@ -208,7 +281,7 @@ static ln_status make_plan(plan *p, const ln_tensor *input, const ln_tensor *wei
         .padding = {options->padding[0], options->padding[1]},
         .dilation = {options->dilation[0], options->dilation[1]},
     };
-    return LN_OK;
+    return choose_algorithm(p, weight, options);
 }
 
 ln_status ln_conv2d_output_shape(int *ndim, int64_t *shape, const ln_tensor *input,
@@ -230,13 +303,29 @@ static int64_t block_columns(const plan *p)
     return p->block_samples * p->block_rows * p->geometry.out_width;
 }
 
-/* The patch matrix, then (with several samples) the staging matrix. */
+/* The patch matrix, then (with several samples) the staging matrix; or
+ * the Winograd buffers, whichever is larger. Backward always uses the
+ * patch matrix for grad_weight. */
 static int64_t workspace_floats(const plan *p)
 {
-    if (p->direct)
-        return 0;
-    int64_t staging = p->block_samples > 1 ? p->group_out_channels : 0;
-    return (p->patch + staging) * block_columns(p);
+    int64_t floats = 0;
+    if (!p->direct) {
+        int64_t staging = p->block_samples > 1 ? p->group_out_channels : 0;
+        floats = (p->patch + staging) * block_columns(p);
+    }
+    if (p->patch_kernel && !p->winograd) {
+        int64_t forward = ln_patch_forward_workspace(&p->patch_conv);
+        floats = forward > floats ? forward : floats;
+    }
+    if (p->winograd) {
+        int64_t forward = ln_winograd_workspace_size(&p->forward_problem);
+        floats = forward > floats ? forward : floats;
+    }
+    if (p->winograd_backward) {
+        int64_t backward = ln_winograd_workspace_size(&p->backward_problem);
+        floats = backward > floats ? backward : floats;
+    }
+    return floats;
 }
 
 int64_t ln_conv2d_workspace_size(const ln_tensor *input, const ln_tensor *weight,
@@ -421,8 +510,20 @@ ln_status ln_conv2d_forward(ln_tensor *output, const ln_tensor *input, const ln_
 
     float *y = ln_data(output);
     ln_tensor b = {0};
-    if (bias && p.block_samples > 1)
+    if (bias && (p.block_samples > 1 || p.winograd || p.patch_kernel))
         status = ln_contiguous(&b, bias, false);
+    if ((p.winograd || p.patch_kernel) && !status) {
+        const float *bias_data = bias ? ln_data(&b) : NULL;
+        if (p.winograd)
+            status = ln_winograd_run(y, ln_data(&o.x), ln_data(&o.w), bias_data,
+                                     &p.forward_problem, workspace);
+        else
+            status = ln_patch_forward(y, ln_data(&o.x), ln_data(&o.w), bias_data, &p.patch_conv,
+                                      workspace);
+        ln_tensor_release(&b);
+        release_operands(&o);
+        return status;
+    }
     for (int64_t n = 0; n < p.batch && !status; n += p.block_samples) {
         int64_t samples = p.batch - n < p.block_samples ? p.batch - n : p.block_samples;
         if (p.patch == 0 || p.group_out_channels == 0 || samples == 1)
@@ -568,8 +669,14 @@ ln_status ln_conv2d_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_t
     if ((status = prepare(&o, &p, input, weight, grad_output, &workspace)))
         return status;
 
-    /* col2im adds into grad_input, and a layer without channels does no
-     * GEMM at all, so grad_input starts from zeros. */
+    /* Winograd writes all of grad_input. Otherwise col2im adds into it,
+     * and a layer without channels does no GEMM at all, so it starts from
+     * zeros. */
+    if (grad_input && p.winograd_backward) {
+        status = ln_winograd_run(ln_data(grad_input), ln_data(&o.gy), ln_data(&o.w), NULL,
+                                 &p.backward_problem, workspace);
+        grad_input = NULL;
+    }
     if (grad_input)
         ln_fill(grad_input, 0.0f);
     bool empty = p.patch == 0 || p.group_out_channels == 0;

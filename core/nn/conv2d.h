@@ -9,10 +9,12 @@
  * and OW likewise. Input channel group g (C / groups channels) feeds output
  * channel group g (OC / groups channels).
  *
- * Each sample and group runs as one GEMM per block of output rows through
- * OpenBLAS, which threads it, on an im2col patch matrix. A 1x1 kernel with
- * stride 1 and no padding multiplies the input planes directly. The patch
- * matrix lives in a caller-provided workspace, so a layer called in a loop
+ * Two algorithms compute it. GEMM: an im2col patch matrix of several samples
+ * (or of a block of output rows of one sample) times the weight, through
+ * OpenBLAS; a large 1x1 kernel with stride 1 and no padding multiplies the
+ * input planes directly. Winograd (nn/winograd.h): 3x3 kernels with stride 1,
+ * dilation 1 and one group, in a quarter of the multiplications. The
+ * buffers live in a caller-provided workspace, so a layer called in a loop
  * allocates nothing. Kernels poll ln_interrupted() between blocks and return
  * LN_EINTR ("interrupted"), leaving [OUT] tensors partly written. */
 #ifndef LUNET_NN_CONV2D_H
@@ -20,13 +22,22 @@
 
 #include "tensor.h"
 
+/* LN_CONV2D_AUTO picks by shape; the others force an algorithm, for tests
+ * and measurements. */
+typedef enum ln_conv2d_algorithm {
+    LN_CONV2D_AUTO,
+    LN_CONV2D_GEMM,
+    LN_CONV2D_WINOGRAD,
+} ln_conv2d_algorithm;
+
 /* (h, w) pairs. stride and dilation >= 1, padding >= 0, groups >= 1, each
- * at most LN_CONV2D_MAX_OPTION. */
+ * at most LN_CONV2D_MAX_OPTION. A zero-initialised algorithm is AUTO. */
 typedef struct ln_conv2d_options {
     int64_t stride[2];
     int64_t padding[2];
     int64_t dilation[2];
     int64_t groups;
+    ln_conv2d_algorithm algorithm;
 } ln_conv2d_options;
 
 #define LN_CONV2D_MAX_OPTION INT32_MAX
@@ -37,7 +48,9 @@ ln_status ln_conv2d_check_options(const ln_conv2d_options *options);
 /* Checks the options and the shapes of input, weight and bias (NULL for
  * none) and writes the output's rank and shape. Messages name the shapes:
  * "input has 4 channels but weight expects 3 (input 1x4x32x32, weight
- * 16x3x3x3)". */
+ * 16x3x3x3)". A forced Winograd on another kernel fails: "algorithm
+ * 'winograd' needs a 3x3 kernel with stride 1, dilation 1 and groups 1 (weight
+ * 16x3x5x5, stride 1, dilation 1, groups 1)". */
 ln_status ln_conv2d_output_shape(int *ndim, int64_t *shape, const ln_tensor *input,
                                  const ln_tensor *weight, const ln_tensor *bias,
                                  const ln_conv2d_options *options);

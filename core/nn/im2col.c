@@ -1,8 +1,11 @@
 #include "nn/im2col.h"
 
+#include <omp.h>
 #include <string.h>
 
+#include "gemm_kernel.h"
 #include "internal.h"
+#include "parallel.h"
 
 /* The input columns under kernel column kj: output column ow reads input
  * column ow * stride + offset, which lies inside the input for ow in
@@ -31,29 +34,53 @@ static int64_t input_row(const ln_patch_geometry *g, int64_t oh, int64_t ki)
     return oh * g->stride[0] - g->padding[0] + ki * g->dilation[0];
 }
 
+/* Output columns [ow0, ow1) of one patch-matrix row for output row oh:
+ * the input pixels under tap (ki, kj), 0 in the padding. */
+static void patch_segment(float *out, const float *plane, const ln_patch_geometry *g,
+                          const tap_columns *t, int64_t ki, int64_t oh, int64_t ow0, int64_t ow1)
+{
+    const int64_t sw = g->stride[1];
+    int64_t ih = input_row(g, oh, ki);
+    if (ih < 0 || ih >= g->height) {
+        memset(out, 0, sizeof(float) * (ow1 - ow0));
+        return;
+    }
+    int64_t lo = t->lo > ow0 ? t->lo : ow0, hi = t->hi < ow1 ? t->hi : ow1;
+    if (hi < lo)
+        lo = hi = ow1;
+    const float *line = plane + ih * g->width;
+    memset(out, 0, sizeof(float) * (lo - ow0));
+    if (sw == 1) {
+        memcpy(out + lo - ow0, line + lo + t->offset, sizeof(float) * (hi - lo));
+    } else {
+        for (int64_t ow = lo; ow < hi; ow++)
+            out[ow - ow0] = line[ow * sw + t->offset];
+    }
+    memset(out + hi - ow0, 0, sizeof(float) * (ow1 - hi));
+}
+
 /* One row of the patch matrix: kernel tap (ki, kj) over one input plane. */
 static void im2col_row(float *dst, const float *plane, const ln_patch_geometry *g, int64_t ki,
                        int64_t kj, int64_t first_row, int64_t row_count)
 {
-    const int64_t ow_count = g->out_width, sw = g->stride[1];
     const tap_columns t = columns_of_tap(g, kj);
+    for (int64_t r = 0; r < row_count; r++)
+        patch_segment(dst + r * g->out_width, plane, g, &t, ki, first_row + r, 0, g->out_width);
+}
 
-    for (int64_t r = 0; r < row_count; r++) {
-        float *out = dst + r * ow_count;
-        int64_t ih = input_row(g, first_row + r, ki);
-        if (ih < 0 || ih >= g->height) {
-            memset(out, 0, sizeof(float) * ow_count);
-            continue;
-        }
-        const float *line = plane + ih * g->width;
-        memset(out, 0, sizeof(float) * t.lo);
-        if (sw == 1) {
-            memcpy(out + t.lo, line + t.lo + t.offset, sizeof(float) * (t.hi - t.lo));
-        } else {
-            for (int64_t ow = t.lo; ow < t.hi; ow++)
-                out[ow] = line[ow * sw + t.offset];
-        }
-        memset(out + t.hi, 0, sizeof(float) * (ow_count - t.hi));
+/* Patch-matrix row of tap (ki, kj) over output positions [first, first +
+ * count) in row-major order, which may span several output rows. */
+static void patch_range(float *dst, const float *plane, const ln_patch_geometry *g, int64_t ki,
+                        int64_t kj, int64_t first, int64_t count)
+{
+    const tap_columns t = columns_of_tap(g, kj);
+    for (int64_t p = first; p < first + count;) {
+        int64_t oh = p / g->out_width, ow0 = p % g->out_width;
+        int64_t ow1 = ow0 + (first + count - p);
+        if (ow1 > g->out_width)
+            ow1 = g->out_width;
+        patch_segment(dst + (p - first), plane, g, &t, ki, oh, ow0, ow1);
+        p += ow1 - ow0;
     }
 }
 
@@ -117,4 +144,449 @@ void ln_col2im(float *input, int64_t sample_stride, int64_t samples, const float
                            t % g->kernel[1], first_row, row_count);
         }
     }
+}
+
+/* ---- Convolution through the GEMM kernel ----------------------------------
+ * Threads take units: a block of output positions of one sample and group,
+ * and a part of the group's output channels. A unit builds its patch
+ * matrix DEPTH_BLOCK rows at a time in its own buffer, small enough to
+ * stay in L2, and multiplies each block into the output, which it owns. */
+
+/* The most output positions per unit, a multiple of LN_GEMM_PANEL, and
+ * the patch rows per block: a block of the patch matrix takes at most 1
+ * MiB. */
+#define PIXEL_BLOCK 1024
+#define DEPTH_BLOCK 256
+
+/* With fewer units than this per thread, the output channels are split
+ * too, at the price of building the patch matrix once per part. */
+#define UNITS_PER_THREAD 2
+
+typedef struct patch_layout {
+    const ln_patch_conv *c;
+    int64_t patch;       /* rows of the patch matrix */
+    int64_t in_plane, out_plane;
+    int64_t pixel_block, pixel_blocks;
+    int64_t row_blocks;  /* GEMM row blocks of a group's output channels */
+    int64_t part_blocks; /* row blocks per unit */
+    int64_t parts;
+    int threads;
+    const ln_gemm_kernel *kernel;
+} patch_layout;
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static patch_layout make_patch_layout(const ln_patch_conv *c)
+{
+    const ln_patch_geometry *g = &c->geometry;
+    patch_layout l = {.c = c, .kernel = ln_gemm_select(), .threads = omp_get_max_threads()};
+    l.patch = g->channels * g->kernel[0] * g->kernel[1];
+    l.in_plane = g->height * g->width;
+    l.out_plane = g->out_height * g->out_width;
+    l.pixel_block = min64(PIXEL_BLOCK, (l.out_plane + LN_GEMM_PANEL - 1) / LN_GEMM_PANEL *
+                                           LN_GEMM_PANEL);
+    l.pixel_blocks = (l.out_plane + l.pixel_block - 1) / l.pixel_block;
+    l.row_blocks = ln_gemm_row_blocks(c->out_channels, l.kernel->max_rows);
+
+    int64_t units = c->batch * c->groups * l.pixel_blocks;
+    l.parts = 1;
+    if (units > 0 && units < UNITS_PER_THREAD * l.threads)
+        l.parts = min64(l.row_blocks, (UNITS_PER_THREAD * l.threads + units - 1) / units);
+    l.part_blocks = (l.row_blocks + l.parts - 1) / l.parts;
+    l.parts = (l.row_blocks + l.part_blocks - 1) / l.part_blocks;
+    return l;
+}
+
+/* A thread's patch block, packed weights, edge scratch and patch row. */
+static int64_t patch_thread_floats(const patch_layout *l)
+{
+    return DEPTH_BLOCK * l->pixel_block + DEPTH_BLOCK * l->kernel->max_rows +
+           l->kernel->max_rows * LN_GEMM_PANEL + l->pixel_block;
+}
+
+static bool unit_stride(const ln_patch_conv *c)
+{
+    return c->geometry.stride[0] == 1 && c->geometry.stride[1] == 1;
+}
+
+static int64_t shifted_workspace_size(const ln_patch_conv *c);
+
+int64_t ln_patch_forward_workspace(const ln_patch_conv *c)
+{
+    if (unit_stride(c))
+        return shifted_workspace_size(c);
+    patch_layout l = make_patch_layout(c);
+    return l.threads * patch_thread_floats(&l);
+}
+
+/* Rows [q0, q0 + depth) of the patch matrix of one sample and group over
+ * positions [first, first + count), packed in panels of LN_GEMM_PANEL
+ * columns: row d of panel j at col + (j * depth + d) * LN_GEMM_PANEL.
+ * Columns past count are 0. row is scratch for count floats. */
+static void patch_block(float *col, float *row, const float *x, const patch_layout *l,
+                        int64_t q0, int64_t depth, int64_t first, int64_t count)
+{
+    const ln_patch_geometry *g = &l->c->geometry;
+    const int64_t taps = g->kernel[0] * g->kernel[1];
+    const int64_t panels = (count + LN_GEMM_PANEL - 1) / LN_GEMM_PANEL;
+    const int64_t tail = count - (panels - 1) * LN_GEMM_PANEL;
+    for (int64_t q = q0; q < q0 + depth; q++) {
+        int64_t tap = q % taps;
+        patch_range(row, x + q / taps * l->in_plane, g, tap / g->kernel[1], tap % g->kernel[1],
+                    first, count);
+        float *dst = col + (q - q0) * LN_GEMM_PANEL;
+        for (int64_t j = 0; j < panels - 1; j++)
+            memcpy(dst + j * depth * LN_GEMM_PANEL, row + j * LN_GEMM_PANEL,
+                   sizeof(float) * LN_GEMM_PANEL);
+        float *last = dst + (panels - 1) * depth * LN_GEMM_PANEL;
+        memcpy(last, row + (panels - 1) * LN_GEMM_PANEL, sizeof(float) * tail);
+        memset(last + tail, 0, sizeof(float) * (LN_GEMM_PANEL - tail));
+    }
+}
+
+/* Copies rows x depth of a row-major matrix (row stride ld) into packed,
+ * step by step: packed[d * rows + r] = a[r * ld + d]; and asks the cache
+ * for the rows' next depth floats, which the next call is likely to want. */
+static void pack_rows(float *packed, const float *a, int64_t ld, int rows, int64_t depth)
+{
+    for (int r = 0; r < rows; r++) {
+        for (int64_t d = 0; d < depth; d += 16)
+            __builtin_prefetch(a + r * ld + depth + d, 0, 2);
+        for (int64_t d = 0; d < depth; d++)
+            packed[d * rows + r] = a[r * ld + d];
+    }
+}
+
+/* C (+)= A x B for a panel with only `columns` valid columns, through the
+ * scratch block so that the kernel's 32 columns stay inside it. */
+static void edge_panel(const ln_gemm_kernel *kernel, int64_t depth, const float *a,
+                       const float *b, float *c, const ln_gemm_strides *s, int rows,
+                       int64_t columns, bool accumulate, float *scratch)
+{
+    ln_gemm_strides inner = *s;
+    inner.c_row = LN_GEMM_PANEL;
+    inner.c_half = 16;
+    for (int r = 0; r < rows && accumulate; r++)
+        memcpy(scratch + r * LN_GEMM_PANEL, c + r * s->c_row, sizeof(float) * columns);
+    kernel->block(depth, a, b, scratch, &inner, rows, accumulate);
+    for (int r = 0; r < rows; r++)
+        memcpy(c + r * s->c_row, scratch + r * LN_GEMM_PANEL, sizeof(float) * columns);
+}
+
+/* One forward unit: sample n, group `group`, positions [first, first +
+ * count), row blocks [block, block + blocks) of the group's output
+ * channels. */
+static void forward_unit(float *y, const float *x, const float *w, const float *bias,
+                         const patch_layout *l, float *buffer, int64_t n, int64_t group,
+                         int64_t first, int64_t count, int64_t block, int64_t blocks)
+{
+    const ln_patch_conv *c = l->c;
+    const int64_t out_channels = c->out_channels, patch = l->patch;
+    const int64_t panels = (count + LN_GEMM_PANEL - 1) / LN_GEMM_PANEL;
+    const int64_t group_index = n * c->groups + group;
+    const float *xg = x + group_index * c->geometry.channels * l->in_plane;
+    const float *wg = w + group * out_channels * patch;
+    float *yg = y + group_index * out_channels * l->out_plane + first;
+    float *packed = buffer + DEPTH_BLOCK * l->pixel_block;
+    float *scratch = packed + DEPTH_BLOCK * l->kernel->max_rows;
+    float *row = scratch + l->kernel->max_rows * LN_GEMM_PANEL;
+
+    for (int64_t q0 = 0; q0 < patch; q0 += DEPTH_BLOCK) {
+        const int64_t depth = min64(DEPTH_BLOCK, patch - q0);
+        patch_block(buffer, row, xg, l, q0, depth, first, count);
+        for (int64_t b = block; b < block + blocks; b++) {
+            int64_t start = ln_gemm_row_start(b, out_channels, l->row_blocks);
+            int rows = (int)(ln_gemm_row_start(b + 1, out_channels, l->row_blocks) - start);
+            const ln_gemm_strides s = {.b_step = LN_GEMM_PANEL, .c_row = l->out_plane,
+                                       .c_half = 16};
+            const float *a = packed;
+            pack_rows(packed, wg + start * patch + q0, patch, rows, depth);
+            for (int64_t j = 0; j < panels; j++) {
+                float *cj = yg + start * l->out_plane + j * LN_GEMM_PANEL;
+                int64_t columns = min64(LN_GEMM_PANEL, count - j * LN_GEMM_PANEL);
+                const float *panel = buffer + j * depth * LN_GEMM_PANEL;
+                if (columns == LN_GEMM_PANEL)
+                    l->kernel->block(depth, a, panel, cj, &s, rows, q0 > 0);
+                else
+                    edge_panel(l->kernel, depth, a, panel, cj, &s, rows, columns, q0 > 0,
+                               scratch);
+            }
+        }
+    }
+
+    if (!bias)
+        return;
+    int64_t k0 = ln_gemm_row_start(block, out_channels, l->row_blocks);
+    int64_t k1 = ln_gemm_row_start(block + blocks, out_channels, l->row_blocks);
+    for (int64_t k = k0; k < k1; k++) {
+        float *row = yg + k * l->out_plane, value = bias[group * out_channels + k];
+        for (int64_t i = 0; i < count; i++)
+            row[i] += value;
+    }
+}
+
+static ln_status shifted_forward(float *output, const float *input, const float *weight,
+                                 const float *bias, const ln_patch_conv *c, float *workspace);
+
+ln_status ln_patch_forward(float *output, const float *input, const float *weight,
+                           const float *bias, const ln_patch_conv *c, float *workspace)
+{
+    if (unit_stride(c))
+        return shifted_forward(output, input, weight, bias, c, workspace);
+    const patch_layout l = make_patch_layout(c);
+    const int64_t units = c->batch * c->groups * l.pixel_blocks * l.parts;
+    bool stopped = false;
+
+#pragma omp parallel num_threads(l.threads)
+    {
+        float *buffer = workspace + omp_get_thread_num() * patch_thread_floats(&l);
+#pragma omp for schedule(dynamic)
+        for (int64_t unit = 0; unit < units; unit++) {
+            bool stop;
+#pragma omp atomic read
+            stop = stopped;
+            if (stop || ln_interrupted()) {
+#pragma omp atomic write
+                stopped = true;
+                continue;
+            }
+            int64_t part = unit % l.parts, rest = unit / l.parts;
+            int64_t pixel_block = rest % l.pixel_blocks, group_index = rest / l.pixel_blocks;
+            int64_t first = pixel_block * l.pixel_block;
+            int64_t block = part * l.part_blocks;
+            forward_unit(output, input, weight, bias, &l, buffer, group_index / c->groups,
+                         group_index % c->groups, first, min64(l.pixel_block, l.out_plane - first),
+                         block, min64(l.part_blocks, l.row_blocks - block));
+        }
+    }
+    return stopped ? ln_fail(LN_EINTR, "interrupted") : LN_OK;
+}
+
+/* ---- Stride 1: the kernel reads the padded input in place -----------------
+ * With stride 1, and output positions numbered over the padded width (P =
+ * oh * padded_width + ow), the patch-matrix row of tap (c, ki, kj) is
+ * channel c's zero-padded input plane shifted by ki * dilation rows and kj
+ * * dilation columns. The kernel reads B from a padded copy of the input
+ * through one offset per tap, and no patch matrix is built. Positions with
+ * ow >= out_width are computed and dropped. Samples are padded a chunk at a
+ * time; a unit covers a span of output rows and a part of the output
+ * channels of one sample and group, and accumulates in its own buffer. */
+
+/* The padded input of a chunk of samples takes at most 16 MiB (unless one
+ * sample needs more), a unit at most SPAN_POSITIONS padded positions and
+ * PART_ROWS output channels. */
+#define PADDED_FLOATS ((int64_t)1 << 22)
+#define SPAN_POSITIONS 2048
+#define PART_ROWS 128
+
+typedef struct shifted_layout {
+    const ln_patch_conv *c;
+    int64_t patch, taps;
+    int64_t padded_width, plane;  /* plane: padded height * padded_width */
+    int64_t sample_floats;        /* all groups' padded planes of a sample */
+    int64_t slack;                /* zeros after a chunk, for the last panel */
+    int64_t chunk;                /* samples per padded chunk */
+    int64_t span_rows, spans;     /* output rows per unit, units per image */
+    int64_t span_stride;          /* columns of a unit's buffer, a multiple of 32 */
+    bool rowwise;                 /* panels per output row, straight into the output */
+    int64_t row_blocks, part_blocks, parts;
+    int threads;
+    const ln_gemm_kernel *kernel;
+} shifted_layout;
+
+static shifted_layout make_shifted_layout(const ln_patch_conv *c)
+{
+    const ln_patch_geometry *g = &c->geometry;
+    shifted_layout l = {.c = c, .kernel = ln_gemm_select(), .threads = omp_get_max_threads()};
+    const int64_t extent_w = g->dilation[1] * (g->kernel[1] - 1);
+    l.taps = g->kernel[0] * g->kernel[1];
+    l.patch = g->channels * l.taps;
+    l.padded_width = g->width + 2 * g->padding[1];
+    l.plane = (g->height + 2 * g->padding[0]) * l.padded_width;
+    l.sample_floats = c->groups * g->channels * l.plane;
+    l.slack = extent_w + LN_GEMM_PANEL;
+    l.chunk = PADDED_FLOATS / (l.sample_floats > 0 ? l.sample_floats : 1);
+    l.chunk = l.chunk < 1 ? 1 : min64(l.chunk, c->batch);
+
+    /* Whole panels per output row waste no more than the padded columns do. */
+    l.rowwise = (g->out_width + LN_GEMM_PANEL - 1) / LN_GEMM_PANEL * LN_GEMM_PANEL <=
+                l.padded_width;
+    l.span_rows = SPAN_POSITIONS / l.padded_width;
+    l.span_rows = l.span_rows < 1 ? 1 : min64(l.span_rows, g->out_height);
+    l.spans = (g->out_height + l.span_rows - 1) / l.span_rows;
+    l.span_stride = (l.span_rows * l.padded_width + LN_GEMM_PANEL - 1) / LN_GEMM_PANEL *
+                    LN_GEMM_PANEL;
+
+    const int rows = l.kernel->max_rows;
+    l.row_blocks = ln_gemm_row_blocks(c->out_channels, rows);
+    l.part_blocks = min64(l.row_blocks, PART_ROWS / rows);
+    int64_t units = l.chunk * c->groups * l.spans;
+    if (units > 0 && units < UNITS_PER_THREAD * l.threads) {
+        int64_t parts = (UNITS_PER_THREAD * l.threads + units - 1) / units;
+        int64_t blocks = (l.row_blocks + parts - 1) / parts;
+        l.part_blocks = blocks < l.part_blocks ? blocks : l.part_blocks;
+    }
+    l.parts = (l.row_blocks + l.part_blocks - 1) / l.part_blocks;
+    return l;
+}
+
+/* A thread's packed weights and output buffer (or edge scratch). */
+static int64_t shifted_thread_floats(const shifted_layout *l)
+{
+    const int64_t rows = l->kernel->max_rows;
+    return DEPTH_BLOCK * rows + (l->rowwise ? rows * LN_GEMM_PANEL
+                                            : l->part_blocks * rows * l->span_stride);
+}
+
+static int64_t shifted_workspace(const shifted_layout *l)
+{
+    return l->chunk * l->sample_floats + l->slack + l->threads * shifted_thread_floats(l);
+}
+
+/* Copies samples [n0, n0 + count) into padded, zeros around each plane,
+ * across the team. */
+static void pad_samples(float *padded, const float *x, const shifted_layout *l, int64_t n0,
+                        int64_t count)
+{
+    const ln_patch_geometry *g = &l->c->geometry;
+    const int64_t planes = count * l->c->groups * g->channels;
+    const int64_t pw = g->padding[1], ph = g->padding[0];
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < planes; i++) {
+        float *dst = padded + i * l->plane;
+        const float *src = x + (n0 * l->c->groups * g->channels + i) * g->height * g->width;
+        memset(dst, 0, sizeof(float) * ph * l->padded_width);
+        for (int64_t h = 0; h < g->height; h++) {
+            float *row = dst + (ph + h) * l->padded_width;
+            memset(row, 0, sizeof(float) * pw);
+            memcpy(row + pw, src + h * g->width, sizeof(float) * g->width);
+            memset(row + pw + g->width, 0, sizeof(float) * pw);
+        }
+        memset(dst + (ph + g->height) * l->padded_width, 0,
+               sizeof(float) * ph * l->padded_width);
+    }
+#pragma omp single
+    memset(padded + planes * l->plane, 0, sizeof(float) * l->slack);
+}
+
+/* One unit: sample n (its padded planes at `padded`), group `group`,
+ * output rows [oh0, oh0 + rows), row blocks [block, block + blocks). Row
+ * by row, whole panels of output go straight into y; otherwise the unit
+ * computes the span of padded positions into its buffer and copies the
+ * valid ones out. */
+static void shifted_unit(float *y, const float *padded, const float *w, const float *bias,
+                         const shifted_layout *l, float *buffer, int64_t n, int64_t group,
+                         int64_t oh0, int64_t rows, int64_t block, int64_t blocks)
+{
+    const ln_patch_geometry *g = &l->c->geometry;
+    const int64_t out_channels = l->c->out_channels, patch = l->patch;
+    const int64_t wp = l->padded_width, ow = g->out_width;
+    const int64_t out_plane = g->out_height * ow;
+    const int64_t span_panels = ((rows - 1) * wp + ow + LN_GEMM_PANEL - 1) / LN_GEMM_PANEL;
+    const int64_t row_panels = (ow + LN_GEMM_PANEL - 1) / LN_GEMM_PANEL;
+    const float *base = padded + group * g->channels * l->plane + oh0 * wp;
+    const float *wg = w + group * out_channels * patch;
+    const float *bg = bias ? bias + group * out_channels : NULL;
+    float *yg = y + (n * l->c->groups + group) * out_channels * out_plane + oh0 * ow;
+    float *packed = buffer, *out = buffer + DEPTH_BLOCK * l->kernel->max_rows;
+    const int64_t k0 = ln_gemm_row_start(block, out_channels, l->row_blocks);
+    const int64_t k1 = ln_gemm_row_start(block + blocks, out_channels, l->row_blocks);
+    int32_t offsets[DEPTH_BLOCK];
+
+    for (int64_t q0 = 0; q0 < patch; q0 += DEPTH_BLOCK) {
+        const int64_t depth = min64(DEPTH_BLOCK, patch - q0);
+        for (int64_t q = q0; q < q0 + depth; q++) {
+            int64_t c = q / l->taps, ki = q % l->taps / g->kernel[1], kj = q % g->kernel[1];
+            offsets[q - q0] = (int32_t)(c * l->plane + ki * g->dilation[0] * wp +
+                                        kj * g->dilation[1]);
+        }
+        for (int64_t b = block; b < block + blocks; b++) {
+            int64_t start = ln_gemm_row_start(b, out_channels, l->row_blocks);
+            int height = (int)(ln_gemm_row_start(b + 1, out_channels, l->row_blocks) - start);
+            pack_rows(packed, wg + start * patch + q0, patch, height, depth);
+            ln_gemm_strides s = {.b_offsets = offsets, .c_half = 16};
+            if (!l->rowwise) {
+                s.c_row = l->span_stride;
+                float *cb = out + (start - k0) * l->span_stride;
+                for (int64_t j = 0; j < span_panels; j++)
+                    l->kernel->block(depth, packed, base + j * LN_GEMM_PANEL,
+                                     cb + j * LN_GEMM_PANEL, &s, height, q0 > 0);
+                continue;
+            }
+            s.c_row = out_plane;
+            s.row_bias = bg ? bg + start : NULL;
+            for (int64_t r = 0; r < rows; r++) {
+                for (int64_t j = 0; j < row_panels; j++) {
+                    const float *panel = base + r * wp + j * LN_GEMM_PANEL;
+                    float *cj = yg + start * out_plane + r * ow + j * LN_GEMM_PANEL;
+                    int64_t columns = min64(LN_GEMM_PANEL, ow - j * LN_GEMM_PANEL);
+                    if (columns == LN_GEMM_PANEL)
+                        l->kernel->block(depth, packed, panel, cj, &s, height, q0 > 0);
+                    else
+                        edge_panel(l->kernel, depth, packed, panel, cj, &s, height, columns,
+                                   q0 > 0, out);
+                }
+            }
+        }
+    }
+    if (l->rowwise)
+        return;
+
+    for (int64_t k = k0; k < k1; k++) {
+        float value = bg ? bg[k] : 0.0f;
+        const float *src = out + (k - k0) * l->span_stride;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t i = 0; i < ow; i++)
+                yg[k * out_plane + r * ow + i] = src[r * wp + i] + value;
+    }
+}
+
+static ln_status shifted_forward(float *output, const float *input, const float *weight,
+                                 const float *bias, const ln_patch_conv *c, float *workspace)
+{
+    const shifted_layout l = make_shifted_layout(c);
+    float *padded = workspace;
+    float *threads = workspace + l.chunk * l.sample_floats + l.slack;
+    bool stopped = false;
+
+    for (int64_t n0 = 0; n0 < c->batch && !stopped; n0 += l.chunk) {
+        if (ln_interrupted())
+            return ln_fail(LN_EINTR, "interrupted");
+        const int64_t count = min64(l.chunk, c->batch - n0);
+        const int64_t units = count * c->groups * l.spans * l.parts;
+#pragma omp parallel num_threads(l.threads)
+        {
+            float *buffer = threads + omp_get_thread_num() * shifted_thread_floats(&l);
+            pad_samples(padded, input, &l, n0, count);
+#pragma omp for schedule(dynamic)
+            for (int64_t unit = 0; unit < units; unit++) {
+                bool stop;
+#pragma omp atomic read
+                stop = stopped;
+                if (stop || ln_interrupted()) {
+#pragma omp atomic write
+                    stopped = true;
+                    continue;
+                }
+                int64_t part = unit % l.parts, rest = unit / l.parts;
+                int64_t span = rest % l.spans, group_index = rest / l.spans;
+                int64_t n = group_index / c->groups, group = group_index % c->groups;
+                int64_t block = part * l.part_blocks, oh0 = span * l.span_rows;
+                shifted_unit(output, padded + n * l.sample_floats, weight, bias, &l,
+                             buffer, n0 + n, group, oh0,
+                             min64(l.span_rows, c->geometry.out_height - oh0), block,
+                             min64(l.part_blocks, l.row_blocks - block));
+            }
+        }
+    }
+    return stopped ? ln_fail(LN_EINTR, "interrupted") : LN_OK;
+}
+
+static int64_t shifted_workspace_size(const ln_patch_conv *c)
+{
+    shifted_layout l = make_shifted_layout(c);
+    return shifted_workspace(&l);
 }

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "status.h"
+
 typedef struct ln_patch_geometry {
     int64_t channels, height, width;  /* input planes */
     int64_t out_height, out_width;
@@ -32,5 +34,24 @@ void ln_im2col(float *col, const float *input, int64_t sample_stride, int64_t sa
  * was read from: the adjoint of ln_im2col, so input accumulates. */
 void ln_col2im(float *input, int64_t sample_stride, int64_t samples, const float *col,
                const ln_patch_geometry *g, int64_t first_row, int64_t row_count);
+
+/* A whole convolution through the GEMM kernel: batch samples of groups
+ * groups, each group mapping geometry.channels input channels (planes of
+ * contiguous input) to out_channels output channels. */
+typedef struct ln_patch_conv {
+    ln_patch_geometry geometry;
+    int64_t batch, groups, out_channels;
+} ln_patch_conv;
+
+/* Floats of workspace that ln_patch_forward needs. */
+int64_t ln_patch_forward_workspace(const ln_patch_conv *c);
+
+/* [OUT] output = the convolution of input with weight (out_channels *
+ * groups, channels, kernel[0], kernel[1]), plus bias (NULL for none), on
+ * the OpenMP threads. The patch matrix is built a block at a time and never
+ * whole. Polls ln_interrupted() and returns LN_EINTR, the output partly
+ * written. */
+ln_status ln_patch_forward(float *output, const float *input, const float *weight,
+                           const float *bias, const ln_patch_conv *c, float *workspace);
 
 #endif

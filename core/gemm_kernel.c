@@ -1,0 +1,132 @@
+#include "gemm_kernel.h"
+
+#include <immintrin.h>
+
+/* The AVX-512 kernel keeps a 14 x 32 block of C in 28 of the 32 zmm
+ * registers: each step loads two vectors of B and broadcasts 14 values of
+ * A, for 28 fused multiply-adds. */
+#define AVX512_ROWS 14
+
+#ifndef PREFETCH_STEPS
+#define PREFETCH_STEPS 8
+#endif
+
+/* The portable kernel leaves vectorisation to the compiler. */
+#define PORTABLE_ROWS 4
+
+/* B row d is at b + offsets[d], or b + d * step without offsets. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+avx512_block_rows(int64_t depth, const float *a, const float *b, const int32_t *offsets,
+                  float *c, const ln_gemm_strides *s, const int rows, bool accumulate)
+{
+    __m512 c0[AVX512_ROWS], c1[AVX512_ROWS];
+#pragma GCC unroll 14
+    for (int r = 0; r < rows; r++) {
+        c0[r] = _mm512_set1_ps(s->row_bias && !accumulate ? s->row_bias[r] : 0.0f);
+        c1[r] = c0[r];
+    }
+    const int64_t step = s->b_step;
+    for (int64_t d = 0; d < depth; d++) {
+        const float *row = offsets ? b + offsets[d] : b + d * step;
+        if (!offsets) {
+            _mm_prefetch((const char *)(row + PREFETCH_STEPS * step), _MM_HINT_T0);
+            _mm_prefetch((const char *)(row + PREFETCH_STEPS * step + 16), _MM_HINT_T0);
+        }
+        __m512 b0 = _mm512_loadu_ps(row);
+        __m512 b1 = _mm512_loadu_ps(row + 16);
+#pragma GCC unroll 14
+        for (int r = 0; r < rows; r++) {
+            __m512 x = _mm512_set1_ps(a[r]);
+            c0[r] = _mm512_fmadd_ps(x, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(x, b1, c1[r]);
+        }
+        a += rows;
+    }
+#pragma GCC unroll 14
+    for (int r = 0; r < rows; r++) {
+        float *lo = c + r * s->c_row, *hi = lo + s->c_half;
+        if (accumulate) {
+            c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(lo));
+            c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(hi));
+        }
+        _mm512_storeu_ps(lo, c0[r]);
+        _mm512_storeu_ps(hi, c1[r]);
+    }
+}
+
+/* One instance per row count, so every loop over rows unrolls into
+ * registers. */
+__attribute__((target("avx512f"))) static void avx512_block(int64_t depth, const float *a,
+                                                            const float *b, float *c,
+                                                            const ln_gemm_strides *s, int rows,
+                                                            bool accumulate)
+{
+#define ROWS_CASE(n)                                                                           \
+    case n:                                                                                    \
+        if (s->b_offsets)                                                                      \
+            avx512_block_rows(depth, a, b, s->b_offsets, c, s, n, accumulate);                 \
+        else                                                                                   \
+            avx512_block_rows(depth, a, b, NULL, c, s, n, accumulate);                         \
+        break;
+    switch (rows) {
+        ROWS_CASE(1)
+        ROWS_CASE(2)
+        ROWS_CASE(3)
+        ROWS_CASE(4)
+        ROWS_CASE(5)
+        ROWS_CASE(6)
+        ROWS_CASE(7)
+        ROWS_CASE(8)
+        ROWS_CASE(9)
+        ROWS_CASE(10)
+        ROWS_CASE(11)
+        ROWS_CASE(12)
+        ROWS_CASE(13)
+        ROWS_CASE(14)
+    }
+#undef ROWS_CASE
+}
+
+static void portable_block(int64_t depth, const float *a, const float *b, float *c,
+                           const ln_gemm_strides *s, int rows, bool accumulate)
+{
+    float sum[PORTABLE_ROWS][LN_GEMM_PANEL] = {{0}};
+    for (int64_t d = 0; d < depth; d++) {
+        const float *row = s->b_offsets ? b + s->b_offsets[d] : b + d * s->b_step;
+        for (int r = 0; r < rows; r++) {
+            float x = a[r];
+            for (int j = 0; j < LN_GEMM_PANEL; j++)
+                sum[r][j] += x * row[j];
+        }
+        a += rows;
+    }
+    for (int r = 0; r < rows; r++) {
+        float start = s->row_bias ? s->row_bias[r] : 0.0f;
+        for (int j = 0; j < LN_GEMM_PANEL; j++) {
+            float *out = c + r * s->c_row + j / 16 * s->c_half + j % 16;
+            *out = accumulate ? *out + sum[r][j] : start + sum[r][j];
+        }
+    }
+}
+
+const ln_gemm_kernel *ln_gemm_select(void)
+{
+    static const ln_gemm_kernel avx512 = {"avx512", true, AVX512_ROWS, avx512_block};
+    static const ln_gemm_kernel portable = {"portable", false, PORTABLE_ROWS, portable_block};
+    /* The answer never changes, so threads racing on the first call store
+     * the same pointer. */
+    static const ln_gemm_kernel *chosen;
+    if (!chosen)
+        chosen = __builtin_cpu_supports("avx512f") ? &avx512 : &portable;
+    return chosen;
+}
+
+int64_t ln_gemm_row_blocks(int64_t m, int max_rows)
+{
+    return (m + max_rows - 1) / max_rows;
+}
+
+int64_t ln_gemm_row_start(int64_t block, int64_t m, int64_t blocks)
+{
+    return block * m / blocks;
+}

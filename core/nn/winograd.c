@@ -1,0 +1,646 @@
+#include "nn/winograd.h"
+
+#include <omp.h>
+#include <string.h>
+
+#include "gemm_kernel.h"
+#include "parallel.h"
+
+/* F(4x4, 3x3): 4x4 output tiles from 6x6 input patches, 36 points. */
+#define TILE 4
+#define ALPHA 6
+#define POINTS (ALPHA * ALPHA)
+
+/* Tiles per vector: the transforms work on 16 tiles at once, one per lane,
+ * and a GEMM panel holds two vectors. */
+#define LANES 16
+#define PANEL_TILES LN_GEMM_PANEL
+
+/* Workspace bounds, in floats: the transformed weights of one slab of
+ * output channels (32 MiB; a larger layer is transformed slab by slab) and
+ * the shared transformed input of one chunk of tiles (8 MiB). */
+#define SLAB_FLOATS ((int64_t)1 << 23)
+#define CHUNK_FLOATS ((int64_t)1 << 21)
+
+/* Threads work on units: a block of tiles and a block of output channels.
+ * A unit's products (POINTS x output channels x tiles) stay in its
+ * thread's L2 cache; so does its own transformed input in fused mode
+ * (POINTS x CHANNEL_BLOCK x tiles, accumulated over the channel blocks). A
+ * layer with at most FUSED_OUT output channels runs fused: each unit takes
+ * all of them and transforms its own input, with no barrier between units.
+ * A wider layer shares the transformed input of a chunk of tiles among
+ * units of OUT_BLOCK output channels, so no unit transforms it again. */
+#define TILE_BLOCK 64
+#define CHANNEL_BLOCK 64
+#define FUSED_OUT 128
+#define OUT_BLOCK 112
+
+/* The longest line of a tile block: 4 columns per tile, plus the 16 floats
+ * that the last group's deinterleave reads beyond them. */
+#define BLOCK_LINE (TILE * TILE_BLOCK + LANES)
+
+/* Tiles are numbered row by row over the whole batch, with one spare tile
+ * at the end of every row of tiles: a tile reads 6 input columns, 4 of its
+ * own and 2 of the next tile's, so with the spare the rows of tiles can be
+ * laid end to end, 4 columns per tile, in one line. The spare tile is
+ * computed and never written out. */
+typedef struct layout {
+    ln_winograd_problem p;
+    int64_t out_height, out_width;
+    int64_t tile_rows, tile_cols, row_tiles; /* row_tiles = tile_cols + 1 */
+    int64_t tiles;                           /* batch * tile_rows * row_tiles */
+    int64_t slab;                            /* output channels per weight slab */
+    bool fused;
+    int64_t tile_block;                      /* tiles per unit, a multiple of PANEL_TILES */
+    int64_t chunk;                           /* tiles per shared chunk, a multiple of tile_block */
+    int64_t channel_block;                   /* input channels per fused transform */
+    int64_t unit_row_blocks;                 /* GEMM row blocks per unit */
+    int64_t out_block;                       /* the most output channels of a unit */
+    int threads;
+    const ln_gemm_kernel *kernel;
+} layout;
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static int64_t round_up(int64_t n, int64_t step)
+{
+    return (n + step - 1) / step * step;
+}
+
+static layout make_layout(const ln_winograd_problem *p)
+{
+    layout l = {.p = *p, .kernel = ln_gemm_select(), .threads = omp_get_max_threads()};
+    l.out_height = p->height + 2 * p->padding[0] - 2;
+    l.out_width = p->width + 2 * p->padding[1] - 2;
+    l.tile_rows = (l.out_height + TILE - 1) / TILE;
+    l.tile_cols = (l.out_width + TILE - 1) / TILE;
+    l.row_tiles = l.tile_cols + 1;
+    l.tiles = p->batch * l.tile_rows * l.row_tiles;
+
+    /* Slabs of equal size, in whole row blocks of the GEMM kernel. */
+    const int64_t rows = l.kernel->max_rows;
+    int64_t slabs = (POINTS * p->channels * p->out_channels + SLAB_FLOATS - 1) / SLAB_FLOATS;
+    l.slab = min64(round_up((p->out_channels + slabs - 1) / slabs, rows), p->out_channels);
+
+    l.tile_block = min64(TILE_BLOCK, round_up(l.tiles, PANEL_TILES));
+    l.fused = l.slab <= FUSED_OUT;
+    l.out_block = l.fused ? l.slab : OUT_BLOCK;
+    l.unit_row_blocks = l.fused ? ln_gemm_row_blocks(l.slab, rows) : OUT_BLOCK / rows;
+    l.channel_block = l.fused ? min64(CHANNEL_BLOCK, p->channels) : 0;
+    if (!l.fused) {
+        l.chunk = CHUNK_FLOATS / (POINTS * p->channels) / l.tile_block * l.tile_block;
+        l.chunk = l.chunk < l.tile_block ? l.tile_block
+                                         : min64(l.chunk, round_up(l.tiles, l.tile_block));
+    }
+    return l;
+}
+
+/* The workspace holds one slab of transformed weights, the shared input of
+ * a chunk, then per thread its products and its fused input. */
+static int64_t weight_floats(const layout *l)
+{
+    return POINTS * l->slab * l->p.channels;
+}
+
+static int64_t shared_floats(const layout *l)
+{
+    return POINTS * l->p.channels * l->chunk;
+}
+
+static int64_t thread_floats(const layout *l)
+{
+    return POINTS * (l->out_block + l->channel_block) * l->tile_block;
+}
+
+int64_t ln_winograd_workspace_size(const ln_winograd_problem *p)
+{
+    layout l = make_layout(p);
+    return weight_floats(&l) + shared_floats(&l) + l.threads * thread_floats(&l);
+}
+
+/* ---- Vectors of 16 lanes ------------------------------------------------
+ * The transforms are written once with GCC vector extensions in
+ * always-inline bodies; each body is compiled twice, in an AVX-512 wrapper
+ * and a portable one, and ln_winograd_run picks one at run time. */
+
+/* The helpers pass 64-byte vectors by value; they are always inlined, so
+ * the calling convention GCC warns about never applies. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t i16 __attribute__((vector_size(64)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE v16 load16(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+INLINE void store16(float *p, v16 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+INLINE v16 splat(float x)
+{
+    return (v16){0} + x;
+}
+
+/* Splits the 66 floats from p into six vectors: out[j] lane t = p[4t + j],
+ * column j of tile t in a line of tiles 4 columns apart. */
+INLINE void deinterleave(v16 out[ALPHA], const float *p)
+{
+    v16 a0 = load16(p), a1 = load16(p + 16), a2 = load16(p + 32), a3 = load16(p + 48);
+    v16 a4 = load16(p + 64);
+    const i16 even = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
+    const i16 odd = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
+    const i16 low = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    const i16 high = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+    const i16 next0 = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    const i16 next1 = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17};
+    /* Columns 0 and 1 of tiles 0-7, then of tiles 8-15; 2 and 3 likewise. */
+    v16 c01_lo = __builtin_shuffle(a0, a1, even), c23_lo = __builtin_shuffle(a0, a1, odd);
+    v16 c01_hi = __builtin_shuffle(a2, a3, even), c23_hi = __builtin_shuffle(a2, a3, odd);
+    out[0] = __builtin_shuffle(c01_lo, c01_hi, low);
+    out[1] = __builtin_shuffle(c01_lo, c01_hi, high);
+    out[2] = __builtin_shuffle(c23_lo, c23_hi, low);
+    out[3] = __builtin_shuffle(c23_lo, c23_hi, high);
+    /* Columns 4 and 5 are columns 0 and 1 of the next tile. */
+    out[4] = __builtin_shuffle(out[0], a4, next0);
+    out[5] = __builtin_shuffle(out[1], a4, next1);
+}
+
+/* The inverse of deinterleave for 4 columns: p[4t + j] = in[j] lane t. */
+INLINE void interleave(float *p, const v16 in[TILE])
+{
+    const i16 pair_lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const i16 pair_hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const i16 quad_lo = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
+    const i16 quad_hi = {8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31};
+    v16 c01_lo = __builtin_shuffle(in[0], in[1], pair_lo);
+    v16 c01_hi = __builtin_shuffle(in[0], in[1], pair_hi);
+    v16 c23_lo = __builtin_shuffle(in[2], in[3], pair_lo);
+    v16 c23_hi = __builtin_shuffle(in[2], in[3], pair_hi);
+    store16(p, __builtin_shuffle(c01_lo, c23_lo, quad_lo));
+    store16(p + 16, __builtin_shuffle(c01_lo, c23_lo, quad_hi));
+    store16(p + 32, __builtin_shuffle(c01_hi, c23_hi, quad_lo));
+    store16(p + 48, __builtin_shuffle(c01_hi, c23_hi, quad_hi));
+}
+
+/* out = B^T d for one column of 6 points (B^T rows: 4 0 -5 0 1 0,
+ * 0 -4 -4 1 1 0, 0 4 -4 -1 1 0, 0 -2 -1 2 1 0, 0 2 -1 -2 1 0, 0 4 0 -5 0 1). */
+INLINE void input_points(v16 out[ALPHA], v16 d0, v16 d1, v16 d2, v16 d3, v16 d4, v16 d5)
+{
+    v16 four = splat(4.0f), five = splat(5.0f), two = splat(2.0f);
+    v16 a = d4 - four * d2, b = d3 - four * d1;
+    v16 c = d4 - d2, e = two * (d3 - d1);
+    out[0] = four * d0 - five * d2 + d4;
+    out[1] = a + b;
+    out[2] = a - b;
+    out[3] = c + e;
+    out[4] = c - e;
+    out[5] = four * d1 - five * d3 + d5;
+}
+
+/* out = A^T m for one column of 6 points (A^T rows: 1 1 1 1 1 0,
+ * 0 1 -1 2 -2 0, 0 1 1 4 4 0, 0 1 -1 8 -8 1). */
+INLINE void output_points(v16 out[TILE], v16 m0, v16 m1, v16 m2, v16 m3, v16 m4, v16 m5)
+{
+    v16 s1 = m1 + m2, d1 = m1 - m2, s2 = m3 + m4, d2 = m3 - m4;
+    out[0] = m0 + s1 + s2;
+    out[1] = d1 + splat(2.0f) * d2;
+    out[2] = s1 + splat(4.0f) * s2;
+    out[3] = d1 + splat(8.0f) * d2 + m5;
+}
+
+/* out = G g for one column of 3 filter taps (G rows: 1/4 0 0,
+ * -1/6 -1/6 -1/6, -1/6 1/6 -1/6, 1/24 1/12 1/6, 1/24 -1/12 1/6, 0 0 1). */
+INLINE void filter_points(v16 out[ALPHA], v16 g0, v16 g1, v16 g2)
+{
+    v16 outer = g0 + g2;
+    v16 quarter = splat(0.25f) * g0;
+    v16 side = splat(1.0f / 24.0f) * g0 + splat(1.0f / 6.0f) * g2;
+    v16 middle = splat(1.0f / 12.0f) * g1;
+    out[0] = quarter;
+    out[1] = splat(-1.0f / 6.0f) * (outer + g1);
+    out[2] = splat(-1.0f / 6.0f) * (outer - g1);
+    out[3] = side + middle;
+    out[4] = side - middle;
+    out[5] = g2;
+}
+
+/* ---- Weights --------------------------------------------------------------
+ * U for output channels [first, first + count) of one slab, packed for the
+ * GEMM kernel: point xi, row block b of the slab, input channel c, row r of
+ * the block at u[xi * count * C + (start_b + r) ... ] laid out as
+ * [xi][block start * C + c * height + r]. */
+
+/* Writes the packed U of one row block: rows [start, start + height) of
+ * the slab, which begins at output channel first. */
+INLINE void weight_block_body(float *u, const float *w, const layout *l, int64_t first,
+                              int64_t count, int64_t start, int64_t height)
+{
+    const int64_t channels = l->p.channels;
+    const int64_t *stride = l->p.weight_stride;
+    for (int64_t c = 0; c < channels; c++) {
+        /* Taps of up to 16 output channels, one per lane. */
+        float taps[9][LANES] = {{0}};
+        for (int64_t r = 0; r < height; r++) {
+            const float *g = w + (first + start + r) * stride[0] + c * stride[1];
+            for (int t = 0; t < 9; t++)
+                taps[t][r] = g[l->p.flip ? 8 - t : t];
+        }
+        v16 rows[3][ALPHA], points[ALPHA];
+        for (int j = 0; j < 3; j++)
+            filter_points(rows[j], load16(taps[j]), load16(taps[3 + j]), load16(taps[6 + j]));
+        /* A whole vector may spill into the slots of the next channels,
+         * which later iterations overwrite; the last ones must not reach
+         * past the block. */
+        const bool whole = (c * height + LANES) <= channels * height;
+        float *dst = u + start * channels + c * height;
+        for (int i = 0; i < ALPHA; i++) {
+            filter_points(points, rows[0][i], rows[1][i], rows[2][i]);
+            for (int j = 0; j < ALPHA; j++) {
+                float *point = dst + (i * ALPHA + j) * count * channels;
+                if (whole) {
+                    store16(point, points[j]);
+                    continue;
+                }
+                for (int64_t r = 0; r < height; r++)
+                    point[r] = points[j][r];
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+weight_block_avx512(float *u, const float *w, const layout *l, int64_t first, int64_t count,
+                    int64_t start, int64_t height)
+{
+    weight_block_body(u, w, l, first, count, start, height);
+}
+
+static void weight_block_portable(float *u, const float *w, const layout *l, int64_t first,
+                                  int64_t count, int64_t start, int64_t height)
+{
+    weight_block_body(u, w, l, first, count, start, height);
+}
+
+/* ---- Input ----------------------------------------------------------------
+ * V of a block of tiles, packed for the GEMM kernel: point xi, panel q of
+ * 32 tiles, channel c at v[((xi * panels + q) * channel_count + c) * 32]. */
+
+/* Fills dst[0 .. length) with row `line` (0..5) of the patches of the tiles
+ * from number first on: position 4 * (tile - first) + j holds column j. */
+static void build_line(float *dst, int64_t length, const float *x, const layout *l,
+                       int64_t channel, int64_t first, int line)
+{
+    const int64_t width = l->p.width, height = l->p.height;
+    const int64_t tile_row_count = l->p.batch * l->tile_rows;
+    int64_t q = 0;
+    while (q < length) {
+        int64_t row = (first + q / TILE) / l->row_tiles;
+        int64_t begin = TILE * (row * l->row_tiles - first);
+        int64_t end = begin + TILE * l->row_tiles;
+        if (end > length)
+            end = length;
+        if (row >= tile_row_count) {
+            memset(dst + q, 0, sizeof(float) * (length - q));
+            return;
+        }
+        int64_t n = row / l->tile_rows, ih = row % l->tile_rows * TILE - l->p.padding[0] + line;
+        /* Position p holds input column p - begin - padding. */
+        int64_t lo = begin + l->p.padding[1], hi = lo + width;
+        if (ih < 0 || ih >= height) {
+            lo = hi = end;
+        }
+        lo = lo < q ? q : lo > end ? end : lo;
+        hi = hi < lo ? lo : hi > end ? end : hi;
+        memset(dst + q, 0, sizeof(float) * (lo - q));
+        if (hi > lo) {
+            const float *src = x + ((n * l->p.channels + channel) * height + ih) * width;
+            memcpy(dst + lo, src + (lo - begin - l->p.padding[1]), sizeof(float) * (hi - lo));
+        }
+        memset(dst + hi, 0, sizeof(float) * (end - hi));
+        q = end;
+    }
+}
+
+/* Transforms the patches of tiles [first, first + 32 * panels) for input
+ * channels [channel, channel + count) into v, which points at the slot of
+ * the first of them in a V of channel_count channels. */
+INLINE void input_task_body(float *v, const float *x, const layout *l, int64_t first,
+                            int64_t panels, int64_t channel, int64_t count,
+                            int64_t channel_count)
+{
+    float lines[ALPHA][BLOCK_LINE];
+    const int64_t groups = 2 * panels;
+    const int64_t length = TILE * LANES * groups + LANES;
+    const int64_t point_stride = panels * channel_count * PANEL_TILES;
+    for (int64_t c = 0; c < count; c++) {
+        for (int i = 0; i < ALPHA; i++)
+            build_line(lines[i], length, x, l, channel + c, first, i);
+
+        for (int64_t g = 0; g < groups; g++) {
+            v16 columns[ALPHA][ALPHA], rows[ALPHA][ALPHA], points[ALPHA];
+            for (int i = 0; i < ALPHA; i++)
+                deinterleave(columns[i], lines[i] + TILE * LANES * g);
+            for (int j = 0; j < ALPHA; j++) {
+                input_points(points, columns[0][j], columns[1][j], columns[2][j],
+                             columns[3][j], columns[4][j], columns[5][j]);
+                for (int i = 0; i < ALPHA; i++)
+                    rows[i][j] = points[i];
+            }
+            float *dst = v + ((g / 2) * channel_count + c) * PANEL_TILES + g % 2 * LANES;
+            for (int i = 0; i < ALPHA; i++) {
+                input_points(points, rows[i][0], rows[i][1], rows[i][2], rows[i][3],
+                             rows[i][4], rows[i][5]);
+                for (int j = 0; j < ALPHA; j++)
+                    store16(dst + (i * ALPHA + j) * point_stride, points[j]);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+input_task_avx512(float *v, const float *x, const layout *l, int64_t first, int64_t panels,
+                  int64_t channel, int64_t count, int64_t channel_count)
+{
+    input_task_body(v, x, l, first, panels, channel, count, channel_count);
+}
+
+static void input_task_portable(float *v, const float *x, const layout *l, int64_t first,
+                                int64_t panels, int64_t channel, int64_t count,
+                                int64_t channel_count)
+{
+    input_task_body(v, x, l, first, panels, channel, count, channel_count);
+}
+
+/* ---- Output ---------------------------------------------------------------
+ * M of one chunk and slab: group g of 16 tiles, output channel k of the
+ * slab, point xi at m[((g * count + k) * POINTS + xi) * 16]. */
+
+/* Writes the 4 x 64 transformed values of one group (16 tiles from tile
+ * first on) into output channel `channel`, adding bias; tiles from `end`
+ * on, spare tiles and pixels past the output's edge are skipped. */
+static void write_group(float *y, const float lines[TILE][TILE * LANES], const layout *l,
+                        int64_t channel, float bias, int64_t first, int64_t end)
+{
+    const int64_t out_height = l->out_height, out_width = l->out_width;
+    int64_t last = first + LANES < end ? first + LANES : end;
+    int64_t tile = first;
+    while (tile < last) {
+        int64_t row = tile / l->row_tiles, column = tile % l->row_tiles;
+        int64_t stop = (row + 1) * l->row_tiles - 1; /* the spare tile */
+        if (stop > last)
+            stop = last;
+        int64_t n = row / l->tile_rows, oh = row % l->tile_rows * TILE;
+        int64_t ow = column * TILE, width = (stop - tile) * TILE;
+        if (ow + width > out_width)
+            width = out_width - ow;
+        const int64_t offset = (tile - first) * TILE;
+        for (int r = 0; r < TILE && oh + r < out_height && width > 0; r++) {
+            float *dst = y + ((n * l->p.out_channels + channel) * out_height + oh + r) * out_width +
+                         ow;
+            const float *src = lines[r] + offset;
+            for (int64_t i = 0; i < width; i++)
+                dst[i] = src[i] + bias;
+        }
+        tile = (row + 1) * l->row_tiles;
+    }
+}
+
+/* Transforms back the products m ([group][k][xi][16], count output
+ * channels from `channel` on) of the groups of 16 tiles from tile first on,
+ * and writes the tiles before end. */
+INLINE void output_task_body(float *y, const float *m, const float *bias, const layout *l,
+                             int64_t first, int64_t end, int64_t groups, int64_t channel,
+                             int64_t count)
+{
+    for (int64_t k = 0; k < count; k++) {
+        const float b = bias ? bias[channel + k] : 0.0f;
+        for (int64_t g = 0; g < groups; g++) {
+            const float *points = m + (g * count + k) * POINTS * LANES;
+            v16 rows[TILE][ALPHA], out[TILE];
+            for (int j = 0; j < ALPHA; j++) {
+                output_points(out, load16(points + j * LANES),
+                              load16(points + (ALPHA + j) * LANES),
+                              load16(points + (2 * ALPHA + j) * LANES),
+                              load16(points + (3 * ALPHA + j) * LANES),
+                              load16(points + (4 * ALPHA + j) * LANES),
+                              load16(points + (5 * ALPHA + j) * LANES));
+                for (int r = 0; r < TILE; r++)
+                    rows[r][j] = out[r];
+            }
+            float lines[TILE][TILE * LANES];
+            for (int r = 0; r < TILE; r++) {
+                output_points(out, rows[r][0], rows[r][1], rows[r][2], rows[r][3], rows[r][4],
+                              rows[r][5]);
+                interleave(lines[r], out);
+            }
+            write_group(y, lines, l, channel + k, b, first + g * LANES, end);
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+output_task_avx512(float *y, const float *m, const float *bias, const layout *l, int64_t first,
+                   int64_t end, int64_t groups, int64_t channel, int64_t count)
+{
+    output_task_body(y, m, bias, l, first, end, groups, channel, count);
+}
+
+static void output_task_portable(float *y, const float *m, const float *bias, const layout *l,
+                                 int64_t first, int64_t end, int64_t groups, int64_t channel,
+                                 int64_t count)
+{
+    output_task_body(y, m, bias, l, first, end, groups, channel, count);
+}
+
+/* ---- Driver ---------------------------------------------------------------- */
+
+typedef struct operands {
+    float *y;
+    const float *x, *w, *bias;
+    bool avx512;
+} operands;
+
+static void transform_input(const operands *o, const layout *l, float *v, int64_t first,
+                            int64_t panels, int64_t channel, int64_t count,
+                            int64_t channel_count)
+{
+    (o->avx512 ? input_task_avx512 : input_task_portable)(v, o->x, l, first, panels, channel,
+                                                          count, channel_count);
+}
+
+/* A unit of work: tiles [first, first + count), GEMM row blocks [block,
+ * block + blocks) of the slab of output channels from k0 on, whose
+ * transformed weights are in u. */
+typedef struct unit {
+    int64_t k0, slab, first, count, block, blocks;
+} unit;
+
+/* m (+)= U x v for the unit's row blocks over input channels [c0, c0 +
+ * depth), v holding `panels` panels of those channels. */
+static void multiply(const layout *l, const unit *t, const float *u, const float *v, float *m,
+                     int64_t c0, int64_t depth, int64_t panels)
+{
+    const int64_t channels = l->p.channels;
+    const int64_t slab_blocks = ln_gemm_row_blocks(t->slab, l->kernel->max_rows);
+    const int64_t row0 = ln_gemm_row_start(t->block, t->slab, slab_blocks);
+    const int64_t out_count =
+        ln_gemm_row_start(t->block + t->blocks, t->slab, slab_blocks) - row0;
+    for (int64_t xi = 0; xi < POINTS; xi++) {
+        for (int64_t b = t->block; b < t->block + t->blocks; b++) {
+            int64_t start = ln_gemm_row_start(b, t->slab, slab_blocks);
+            int height = (int)(ln_gemm_row_start(b + 1, t->slab, slab_blocks) - start);
+            const float *a = u + xi * t->slab * channels + start * channels + c0 * height;
+            const ln_gemm_strides strides = {.b_step = PANEL_TILES, .c_row = POINTS * LANES,
+                                             .c_half = out_count * POINTS * LANES};
+            for (int64_t q = 0; q < panels; q++) {
+                float *c = m + ((2 * q * out_count + start - row0) * POINTS + xi) * LANES;
+                l->kernel->block(depth, a, v + (xi * panels + q) * depth * PANEL_TILES, c,
+                                 &strides, height, c0 > 0);
+            }
+        }
+    }
+}
+
+/* Runs one unit. In fused mode it transforms its own input into v, a
+ * channel block at a time; otherwise v is the shared input of its tiles. */
+static void run_unit(const operands *o, const layout *l, const unit *t, const float *u,
+                     float *v, float *m)
+{
+    const int64_t channels = l->p.channels;
+    const int64_t panels = (t->count + PANEL_TILES - 1) / PANEL_TILES;
+    if (l->fused) {
+        for (int64_t c0 = 0; c0 < channels; c0 += l->channel_block) {
+            const int64_t depth = min64(l->channel_block, channels - c0);
+            transform_input(o, l, v, t->first, panels, c0, depth, depth);
+            multiply(l, t, u, v, m, c0, depth, panels);
+        }
+    } else {
+        multiply(l, t, u, v, m, 0, channels, panels);
+    }
+
+    const int64_t slab_blocks = ln_gemm_row_blocks(t->slab, l->kernel->max_rows);
+    const int64_t row0 = ln_gemm_row_start(t->block, t->slab, slab_blocks);
+    const int64_t out_count =
+        ln_gemm_row_start(t->block + t->blocks, t->slab, slab_blocks) - row0;
+    (o->avx512 ? output_task_avx512 : output_task_portable)(
+        o->y, m, o->bias, l, t->first, min64(t->first + t->count, l->tiles), 2 * panels,
+        t->k0 + row0, out_count);
+}
+
+/* Shared between the threads of one run: set when an interrupt stops it. */
+typedef struct progress {
+    bool stopped;
+} progress;
+
+static bool should_stop(progress *state)
+{
+    bool stop;
+#pragma omp atomic read
+    stop = state->stopped;
+    if (!stop && ln_interrupted()) {
+        stop = true;
+#pragma omp atomic write
+        state->stopped = true;
+    }
+    return stop;
+}
+
+/* Transforms the weights of the slab from k0 on into u, across the team. */
+static void transform_weights(const operands *o, const layout *l, float *u, int64_t k0,
+                              int64_t slab)
+{
+    const int64_t blocks = ln_gemm_row_blocks(slab, l->kernel->max_rows);
+#pragma omp for schedule(dynamic)
+    for (int64_t block = 0; block < blocks; block++) {
+        int64_t start = ln_gemm_row_start(block, slab, blocks);
+        int64_t height = ln_gemm_row_start(block + 1, slab, blocks) - start;
+        (o->avx512 ? weight_block_avx512 : weight_block_portable)(u, o->w, l, k0, slab, start,
+                                                                   height);
+    }
+}
+
+/* Runs units over tiles [first, first + count) and the slab, across the
+ * team; shared (NULL in fused mode) holds the transformed input of those
+ * tiles, block by block. */
+static void run_units(const operands *o, const layout *l, const float *u, const float *shared,
+                      float *local, int64_t k0, int64_t slab, int64_t first, int64_t count,
+                      progress *state)
+{
+    const int64_t blocks = ln_gemm_row_blocks(slab, l->kernel->max_rows);
+    const int64_t parts = (blocks + l->unit_row_blocks - 1) / l->unit_row_blocks;
+    const int64_t tile_blocks = (count + l->tile_block - 1) / l->tile_block;
+    float *m = local, *v = local + POINTS * l->out_block * l->tile_block;
+#pragma omp for schedule(dynamic)
+    for (int64_t i = 0; i < tile_blocks * parts; i++) {
+        if (should_stop(state))
+            continue;
+        unit t = {.k0 = k0, .slab = slab, .first = first + i / parts * l->tile_block};
+        t.count = min64(l->tile_block, first + count - t.first);
+        t.block = i % parts * l->unit_row_blocks;
+        t.blocks = min64(l->unit_row_blocks, blocks - t.block);
+        if (shared)
+            v = (float *)shared + (t.first - first) * POINTS * l->p.channels;
+        run_unit(o, l, &t, u, v, m);
+    }
+}
+
+/* Transforms the input of tiles [first, first + count) into shared, tile
+ * block by tile block, across the team. */
+static void share_input(const operands *o, const layout *l, float *shared, int64_t first,
+                        int64_t count)
+{
+    const int64_t channels = l->p.channels;
+    const int64_t tile_blocks = (count + l->tile_block - 1) / l->tile_block;
+    const int64_t channel_blocks = (channels + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
+#pragma omp for schedule(dynamic)
+    for (int64_t i = 0; i < tile_blocks * channel_blocks; i++) {
+        int64_t start = first + i / channel_blocks * l->tile_block;
+        int64_t panels = (min64(l->tile_block, first + count - start) + PANEL_TILES - 1) /
+                         PANEL_TILES;
+        int64_t c0 = i % channel_blocks * CHANNEL_BLOCK;
+        float *v = shared + (start - first) * POINTS * channels + c0 * PANEL_TILES;
+        transform_input(o, l, v, start, panels, c0, min64(CHANNEL_BLOCK, channels - c0),
+                        channels);
+    }
+}
+
+ln_status ln_winograd_run(float *output, const float *input, const float *weight,
+                          const float *bias, const ln_winograd_problem *p, float *workspace)
+{
+    const layout l = make_layout(p);
+    if (l.tiles == 0 || p->out_channels == 0)
+        return LN_OK;
+    const operands o = {output, input, weight, bias, __builtin_cpu_supports("avx512f")};
+    float *u = workspace, *shared = workspace + weight_floats(&l);
+    progress state = {false};
+
+#pragma omp parallel num_threads(l.threads)
+    {
+        float *local = shared + shared_floats(&l) + omp_get_thread_num() * thread_floats(&l);
+        for (int64_t k0 = 0; k0 < p->out_channels && !should_stop(&state); k0 += l.slab) {
+            const int64_t slab = min64(l.slab, p->out_channels - k0);
+            transform_weights(&o, &l, u, k0, slab);
+            if (l.fused) {
+                run_units(&o, &l, u, NULL, local, k0, slab, 0, l.tiles, &state);
+                continue;
+            }
+            for (int64_t first = 0; first < l.tiles; first += l.chunk) {
+                const int64_t count = min64(l.chunk, l.tiles - first);
+                share_input(&o, &l, shared, first, count);
+                run_units(&o, &l, u, shared, local, k0, slab, first, count, &state);
+            }
+        }
+    }
+    return state.stopped ? ln_fail(LN_EINTR, "interrupted") : LN_OK;
+}
