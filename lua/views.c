@@ -101,7 +101,8 @@ static int narrow(lua_State *L)
     int64_t size = t->shape[dim];
     if (start < 0)
         start += size + 1;
-    if (start < 1 || start > size + 1 || length < 0 || start - 1 + length > size)
+    /* Written so that no sum can overflow: start - 1 is within 0..size here. */
+    if (start < 1 || start > size + 1 || length < 0 || length > size - (start - 1))
         luaL_error(L, "narrow: start %I and length %I do not fit dim %d of size %I "
                    "(expected 1 <= start and start + length - 1 <= %I)",
                    (LUAI_UACINT)lua_tointeger(L, 3), (LUAI_UACINT)length, dim + 1,

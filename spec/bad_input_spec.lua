@@ -394,7 +394,41 @@ end)
 -- contiguous copy of an operand, a sort buffer, a tensor read from a file.
 -- The specs check the message; `make test-leaks` checks that nothing leaks.
 
+-- Runs script in a child lunet whose allocations above about 3 GB fail;
+-- returns whether it exited normally and its output.
+local function run_with_memory_limit(script)
+    local path = os.tmpname()
+    local file = assert(io.open(path, "w"))
+    file:write(script)
+    file:close()
+    local command
+    if os.getenv("LUNET_EXE") and os.getenv("ASAN_OPTIONS") then
+        -- ASan reserves terabytes of address space for its shadow memory,
+        -- so ulimit -v would stop it from starting: its own limit serves.
+        command = "ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=3000:"
+            .. "detect_leaks=0 " .. LUNET .. " " .. path
+    else
+        command = "ulimit -v 3000000 && " .. LUNET .. " " .. path
+    end
+    local pipe = assert(io.popen("{ " .. command .. "; } 2>&1"))
+    local output = pipe:read("a")
+    local ok = pipe:close()
+    os.remove(path)
+    return ok, output
+end
+
 describe("errors after allocation", function()
+    it("image.resize out of memory for its weights", function()
+        -- The 1 GB output fits; the 4 GB of row weights do not, while the
+        -- 2 GB of row fractions do, which once freed those twice.
+        local ok, output = run_with_memory_limit("local lunet = require 'lunet'\n"
+            .. "print(pcall(lunet.image.resize, lunet.rand(1, 2, 2), { 2 ^ 28, 1 }))\n"
+            .. "print(lunet.ones(2):sum())\n")
+        assert.is_true(ok, output)
+        assert.is_truthy(output:find("false\timage.resize: out of memory", 1, true), output)
+        assert.is_truthy(output:find("\n2.0\n", 1, true), output)
+    end)
+
     it("matmul copying a huge operand", function()
         -- a needs a contiguous copy (BLAS cannot read stride 0); copying b
         -- then fails.

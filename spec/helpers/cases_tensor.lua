@@ -255,7 +255,15 @@ local cases = {
         name = "narrow", path = "lunet.narrow", fn = lunet.narrow,
         args = { x23, A.dim(2, 2), A.integer(1, { { 0 }, { 5 }, { HUGE, { HUGE_TEXT } },
             { math.mininteger } }), A.integer(2, { { -1 }, { 4 }, { HUGE, { HUGE_TEXT } } }) },
-        bad = { { "a 0-d tensor", function() return lunet.tensor(1), 1, 1, 1 end, { "0-d" } } },
+        bad = {
+            { "a 0-d tensor", function() return lunet.tensor(1), 1, 1, 1 end, { "0-d" } },
+            { "a length whose end overflows", function()
+                return t23(), 1, 2, math.maxinteger
+            end, { tostring(math.maxinteger) } },
+            { "a negative start with a huge length", function()
+                return t23(), 1, -1, math.maxinteger
+            end, { tostring(math.maxinteger) } },
+        },
     },
     {
         name = "select", path = "lunet.select", fn = lunet.select,
