@@ -44,7 +44,7 @@ DEBIAN_PACKAGES := lua5.4 liblua5.4-dev libopenblas-dev lua-busted zlib1g-dev \
                    libstb-dev libreadline-dev pkg-config gcc make dataset-fashion-mnist \
                    lua-ldoc lua-discount luarocks gnuplot-nox
 
-.PHONY: all deps test clean install uninstall
+.PHONY: all deps test demo clean install uninstall
 
 all: $(BUILD)/liblunet.a $(BUILD)/lunet/core.so $(LUNET_EXE)
 
@@ -89,6 +89,11 @@ SPEC_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lu
 
 test: deps all
 	$(SPEC_ENV) $(LUA) $(BUSTED) --lpath="" -o utfTerminal spec
+
+# The main job: the shipped Fashion-MNIST network classifies test images
+# from Debian's dataset-fashion-mnist package.
+demo: deps all
+	./lunet examples/classify.lua
 
 # Installation -----------------------------------------------------------------
 # `make install PREFIX=DIR` puts the module where a stock lua5.4 finds it:
