@@ -27,6 +27,7 @@
  *   softmax.h      softmax, log-softmax, logsumexp
  *   matmul.h       matrix products through OpenBLAS
  *   topk.h         top-k selection and sorting
+ *   nn/linear.h    fully connected layer, forward and backward
  *   nn/conv2d.h    2-d convolution, forward and backward
  *   nn/activation.h  leaky ReLU and the gradients of activations
  *   nn/pool.h      max, average and adaptive average 2-d pooling
@@ -51,6 +52,7 @@
 #include "softmax.h"
 #include "matmul.h"
 #include "topk.h"
+#include "nn/linear.h"
 #include "nn/conv2d.h"
 #include "nn/activation.h"
 #include "nn/pool.h"
