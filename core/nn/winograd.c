@@ -1,5 +1,6 @@
 #include "nn/winograd.h"
 
+#include <immintrin.h>
 #include <omp.h>
 #include <string.h>
 
@@ -38,6 +39,9 @@
 /* The longest line of a tile block: 4 columns per tile, plus the 16 floats
  * that the last group's deinterleave reads beyond them. */
 #define BLOCK_LINE (TILE * TILE_BLOCK + LANES)
+
+/* A line buffer has room for a whole vector past its end. */
+#define LINE_BUFFER (BLOCK_LINE + LANES)
 
 /* Tiles are numbered row by row over the whole batch, with one spare tile
  * at the end of every row of tiles: a tile reads 6 input columns, 4 of its
@@ -296,39 +300,94 @@ static void weight_block_portable(float *u, const float *w, const layout *l, int
  * V of a block of tiles, packed for the GEMM kernel: point xi, panel q of
  * 32 tiles, channel c at v[((xi * panels + q) * channel_count + c) * 32]. */
 
-/* Fills dst[0 .. length) with row `line` (0..5) of the patches of the tiles
- * from number first on: position 4 * (tile - first) + j holds column j. */
-static void build_line(float *dst, int64_t length, const float *x, const layout *l,
-                       int64_t channel, int64_t first, int line)
+/* dst[i] = row[i + shift] for i < count where 0 <= i + shift < width, and
+ * 0 elsewhere or when row is NULL. The AVX-512 version stores whole
+ * vectors, up to 15 floats past count. */
+static void fill_portable(float *dst, const float *row, int64_t shift, int64_t width,
+                          int64_t count)
 {
-    const int64_t width = l->p.width, height = l->p.height;
-    const int64_t tile_row_count = l->p.batch * l->tile_rows;
-    int64_t q = 0;
-    while (q < length) {
-        int64_t row = (first + q / TILE) / l->row_tiles;
-        int64_t begin = TILE * (row * l->row_tiles - first);
-        int64_t end = begin + TILE * l->row_tiles;
-        if (end > length)
-            end = length;
-        if (row >= tile_row_count) {
-            memset(dst + q, 0, sizeof(float) * (length - q));
-            return;
+    int64_t lo = row ? -shift : count, hi = row ? width - shift : count;
+    lo = lo < 0 ? 0 : lo > count ? count : lo;
+    hi = hi < lo ? lo : hi > count ? count : hi;
+    memset(dst, 0, sizeof(float) * lo);
+    if (hi > lo)
+        memcpy(dst + lo, row + lo + shift, sizeof(float) * (hi - lo));
+    memset(dst + hi, 0, sizeof(float) * (count - hi));
+}
+
+/* The lanes [lo, hi) of a 16-lane mask, clamped to 0..16. */
+static uint32_t lane_mask(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > LANES ? LANES : hi;
+    return hi > lo ? ((1u << hi) - 1) & ~((1u << lo) - 1) : 0;
+}
+
+__attribute__((target("avx512f"))) static void fill_avx512(float *dst, const float *row,
+                                                           int64_t shift, int64_t width,
+                                                           int64_t count)
+{
+    for (int64_t i = 0; i < count; i += LANES) {
+        int64_t column = i + shift;
+        uint32_t valid = row ? lane_mask(-column, width - column) & lane_mask(0, count - i) : 0;
+        /* Masked-off lanes are never read, wherever row + column points. */
+        _mm512_storeu_ps(dst + i, _mm512_maskz_loadu_ps((__mmask16)valid, row + column));
+    }
+}
+
+/* The tiles of one row of tiles inside a range of tiles: [begin, end),
+ * counted from the range's first tile, the spare tile included; image and
+ * tile_row place the row, image = -1 past the batch. */
+typedef struct segment {
+    int64_t begin, end;
+    int64_t column; /* tile column of tile begin */
+    int64_t image, tile_row;
+} segment;
+
+/* The most segments of a range of TILE_BLOCK + LANES tiles: one more than
+ * the rows it may touch, each at least 2 tiles long. */
+#define MAX_SEGMENTS ((TILE_BLOCK + LANES) / 2 + 2)
+
+/* Splits tiles [first, first + count) by rows of tiles, with no division
+ * per row; returns the number of segments. */
+static int split_tiles(segment *out, const layout *l, int64_t first, int64_t count)
+{
+    const int64_t rows = l->p.batch * l->tile_rows;
+    int64_t row = first / l->row_tiles, column = first % l->row_tiles;
+    int64_t image = row / l->tile_rows, tile_row = row % l->tile_rows;
+    int n = 0;
+    for (int64_t begin = 0; begin < count; n++) {
+        out[n] = (segment){begin, count, column, row < rows ? image : -1, tile_row};
+        if (row >= rows)
+            return n + 1;
+        out[n].end = min64(begin + l->row_tiles - column, count);
+        begin = out[n].end;
+        column = 0;
+        row++;
+        if (++tile_row == l->tile_rows) {
+            tile_row = 0;
+            image++;
         }
-        int64_t n = row / l->tile_rows, ih = row % l->tile_rows * TILE - l->p.padding[0] + line;
-        /* Position p holds input column p - begin - padding. */
-        int64_t lo = begin + l->p.padding[1], hi = lo + width;
-        if (ih < 0 || ih >= height) {
-            lo = hi = end;
-        }
-        lo = lo < q ? q : lo > end ? end : lo;
-        hi = hi < lo ? lo : hi > end ? end : hi;
-        memset(dst + q, 0, sizeof(float) * (lo - q));
-        if (hi > lo) {
-            const float *src = x + ((n * l->p.channels + channel) * height + ih) * width;
-            memcpy(dst + lo, src + (lo - begin - l->p.padding[1]), sizeof(float) * (hi - lo));
-        }
-        memset(dst + hi, 0, sizeof(float) * (end - hi));
-        q = end;
+    }
+    return n;
+}
+
+/* Fills dst with row `line` (0..5) of the patches of the tiles in
+ * segments: position 4 * tile + j holds column j of the tile. */
+INLINE void build_line(float *dst, const segment *segments, int count, const float *x,
+                       const layout *l, int64_t channel, int line, bool avx512)
+{
+    const int64_t height = l->p.height, width = l->p.width;
+    for (int i = 0; i < count; i++) {
+        const segment *s = &segments[i];
+        int64_t ih = s->tile_row * TILE - l->p.padding[0] + line;
+        const float *src = NULL;
+        if (s->image >= 0 && ih >= 0 && ih < height)
+            src = x + ((s->image * l->p.channels + channel) * height + ih) * width;
+        /* Position p holds input column p - 4 * (begin - column) - padding. */
+        (avx512 ? fill_avx512 : fill_portable)(
+            dst + TILE * s->begin, src, TILE * s->column - l->p.padding[1], width,
+            TILE * (s->end - s->begin));
     }
 }
 
@@ -337,15 +396,17 @@ static void build_line(float *dst, int64_t length, const float *x, const layout 
  * the first of them in a V of channel_count channels. */
 INLINE void input_task_body(float *v, const float *x, const layout *l, int64_t first,
                             int64_t panels, int64_t channel, int64_t count,
-                            int64_t channel_count)
+                            int64_t channel_count, bool avx512)
 {
-    float lines[ALPHA][BLOCK_LINE];
+    float lines[ALPHA][LINE_BUFFER];
     const int64_t groups = 2 * panels;
-    const int64_t length = TILE * LANES * groups + LANES;
     const int64_t point_stride = panels * channel_count * PANEL_TILES;
+    /* The last group's columns 4 and 5 are the next tile's 0 and 1. */
+    segment segments[MAX_SEGMENTS];
+    int parts = split_tiles(segments, l, first, LANES * groups + 1);
     for (int64_t c = 0; c < count; c++) {
         for (int i = 0; i < ALPHA; i++)
-            build_line(lines[i], length, x, l, channel + c, first, i);
+            build_line(lines[i], segments, parts, x, l, channel + c, i, avx512);
 
         for (int64_t g = 0; g < groups; g++) {
             v16 columns[ALPHA][ALPHA], rows[ALPHA][ALPHA], points[ALPHA];
@@ -372,47 +433,63 @@ __attribute__((target("avx512f"))) static void
 input_task_avx512(float *v, const float *x, const layout *l, int64_t first, int64_t panels,
                   int64_t channel, int64_t count, int64_t channel_count)
 {
-    input_task_body(v, x, l, first, panels, channel, count, channel_count);
+    input_task_body(v, x, l, first, panels, channel, count, channel_count, true);
 }
 
 static void input_task_portable(float *v, const float *x, const layout *l, int64_t first,
                                 int64_t panels, int64_t channel, int64_t count,
                                 int64_t channel_count)
 {
-    input_task_body(v, x, l, first, panels, channel, count, channel_count);
+    input_task_body(v, x, l, first, panels, channel, count, channel_count, false);
 }
 
 /* ---- Output ---------------------------------------------------------------
  * M of one chunk and slab: group g of 16 tiles, output channel k of the
  * slab, point xi at m[((g * count + k) * POINTS + xi) * 16]. */
 
-/* Writes the 4 x 64 transformed values of one group (16 tiles from tile
- * first on) into output channel `channel`, adding bias; tiles from `end`
- * on, spare tiles and pixels past the output's edge are skipped. */
-static void write_group(float *y, const float lines[TILE][TILE * LANES], const layout *l,
-                        int64_t channel, float bias, int64_t first, int64_t end)
+/* dst[i] = src[i] + bias for i < count. */
+static void add_portable(float *dst, const float *src, float bias, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        dst[i] = src[i] + bias;
+}
+
+__attribute__((target("avx512f"))) static void add_avx512(float *dst, const float *src,
+                                                          float bias, int64_t count)
+{
+    const __m512 b = _mm512_set1_ps(bias);
+    for (int64_t i = 0; i < count; i += LANES) {
+        __mmask16 valid = (__mmask16)lane_mask(0, count - i);
+        __m512 v = _mm512_maskz_loadu_ps(valid, src + i);
+        _mm512_mask_storeu_ps(dst + i, valid, _mm512_add_ps(v, b));
+    }
+}
+
+/* Writes the 4 x 64 transformed values of group g (tiles [16 g, 16 g +
+ * 16) of the segments) into output channel `channel`, adding bias; tiles
+ * from `end` on, spare tiles and pixels past the output's edge are
+ * skipped. */
+INLINE void write_group(float *y, const float lines[TILE][TILE * LANES], const segment *segments,
+                        int count, const layout *l, int64_t channel, float bias, int64_t g,
+                        int64_t end, bool avx512)
 {
     const int64_t out_height = l->out_height, out_width = l->out_width;
-    int64_t last = first + LANES < end ? first + LANES : end;
-    int64_t tile = first;
-    while (tile < last) {
-        int64_t row = tile / l->row_tiles, column = tile % l->row_tiles;
-        int64_t stop = (row + 1) * l->row_tiles - 1; /* the spare tile */
-        if (stop > last)
-            stop = last;
-        int64_t n = row / l->tile_rows, oh = row % l->tile_rows * TILE;
-        int64_t ow = column * TILE, width = (stop - tile) * TILE;
-        if (ow + width > out_width)
-            width = out_width - ow;
-        const int64_t offset = (tile - first) * TILE;
+    const int64_t first = g * LANES, last = min64(first + LANES, end);
+    for (int i = 0; i < count && segments[i].begin < last; i++) {
+        const segment *s = &segments[i];
+        if (s->end <= first || s->image < 0)
+            continue;
+        int64_t begin = s->begin > first ? s->begin : first;
+        int64_t column = s->column + begin - s->begin;
+        int64_t stop = min64(s->begin + l->tile_cols - s->column, last); /* before the spare */
+        int64_t ow = column * TILE, width = min64((stop - begin) * TILE, out_width - ow);
+        int64_t oh = s->tile_row * TILE;
         for (int r = 0; r < TILE && oh + r < out_height && width > 0; r++) {
-            float *dst = y + ((n * l->p.out_channels + channel) * out_height + oh + r) * out_width +
-                         ow;
-            const float *src = lines[r] + offset;
-            for (int64_t i = 0; i < width; i++)
-                dst[i] = src[i] + bias;
+            float *dst = y + ((s->image * l->p.out_channels + channel) * out_height + oh + r) *
+                                 out_width + ow;
+            (avx512 ? add_avx512 : add_portable)(dst, lines[r] + (begin - first) * TILE, bias,
+                                                 width);
         }
-        tile = (row + 1) * l->row_tiles;
     }
 }
 
@@ -421,8 +498,10 @@ static void write_group(float *y, const float lines[TILE][TILE * LANES], const l
  * and writes the tiles before end. */
 INLINE void output_task_body(float *y, const float *m, const float *bias, const layout *l,
                              int64_t first, int64_t end, int64_t groups, int64_t channel,
-                             int64_t count)
+                             int64_t count, bool avx512)
 {
+    segment segments[MAX_SEGMENTS];
+    int parts = split_tiles(segments, l, first, min64(LANES * groups, end - first));
     for (int64_t k = 0; k < count; k++) {
         const float b = bias ? bias[channel + k] : 0.0f;
         for (int64_t g = 0; g < groups; g++) {
@@ -444,7 +523,7 @@ INLINE void output_task_body(float *y, const float *m, const float *bias, const 
                               rows[r][5]);
                 interleave(lines[r], out);
             }
-            write_group(y, lines, l, channel + k, b, first + g * LANES, end);
+            write_group(y, lines, segments, parts, l, channel + k, b, g, end - first, avx512);
         }
     }
 }
@@ -453,14 +532,14 @@ __attribute__((target("avx512f"))) static void
 output_task_avx512(float *y, const float *m, const float *bias, const layout *l, int64_t first,
                    int64_t end, int64_t groups, int64_t channel, int64_t count)
 {
-    output_task_body(y, m, bias, l, first, end, groups, channel, count);
+    output_task_body(y, m, bias, l, first, end, groups, channel, count, true);
 }
 
 static void output_task_portable(float *y, const float *m, const float *bias, const layout *l,
                                  int64_t first, int64_t end, int64_t groups, int64_t channel,
                                  int64_t count)
 {
-    output_task_body(y, m, bias, l, first, end, groups, channel, count);
+    output_task_body(y, m, bias, l, first, end, groups, channel, count, false);
 }
 
 /* ---- Driver ---------------------------------------------------------------- */
