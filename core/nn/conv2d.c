@@ -23,6 +23,11 @@
  * patches, so the GEMM sees more columns. */
 #define DIRECT_MIN_PLANE 1024
 
+/* How a product is computed: im2col and OpenBLAS (the fallback for every
+ * shape), the GEMM kernel on the input in place or on a blocked patch
+ * matrix, or Winograd. */
+typedef enum path { PATH_BLAS, PATH_KERNEL, PATH_WINOGRAD } path;
+
 /* Sizes derived from the arguments, shared by forward and backward. */
 typedef struct plan {
     int64_t batch, groups;
@@ -32,11 +37,10 @@ typedef struct plan {
     int64_t block_samples;         /* samples per GEMM; > 1 only with whole planes */
     int64_t block_rows;            /* output rows per patch-matrix block */
     bool direct;                   /* one sample per GEMM and no patch matrix */
-    bool patch_kernel;             /* forward by the GEMM kernel, not BLAS */
-    bool winograd;                 /* forward by Winograd */
-    bool winograd_backward;        /* grad_input by Winograd */
+    path forward, weight_grad, input_grad;
     ln_winograd_problem forward_problem, backward_problem;
-    ln_patch_conv patch_conv;
+    ln_patch_conv patch_conv;      /* the convolution, for the GEMM kernel */
+    ln_patch_conv transposed_conv; /* grad_input as a convolution of grad_output */
     int out_ndim;
     int64_t out_shape[4];
     ln_patch_geometry geometry;
@@ -170,8 +174,77 @@ static bool winograd_pays(const plan *p)
     return p->group_channels >= 8 && p->group_out_channels >= 8;
 }
 
-/* Sets up the Winograd problems of forward and of grad_input when the
- * kernel allows them and the options ask for them (or leave the choice). */
+/* Sets up the Winograd problems of forward and grad_input. */
+static void plan_winograd(plan *p)
+{
+    const ln_patch_geometry *g = &p->geometry;
+    const int64_t channels = p->group_channels, out_channels = p->group_out_channels;
+    p->forward = PATH_WINOGRAD;
+    p->forward_problem = (ln_winograd_problem){
+        .batch = p->batch,
+        .channels = channels,
+        .out_channels = out_channels,
+        .height = g->height,
+        .width = g->width,
+        .padding = {g->padding[0], g->padding[1]},
+        .weight_stride = {channels * 9, 9},
+    };
+    /* grad_input is the convolution of grad_output with the flipped,
+     * transposed filters, padded by 2 - padding. */
+    if (g->padding[0] > 2 || g->padding[1] > 2)
+        return;
+    p->input_grad = PATH_WINOGRAD;
+    p->backward_problem = (ln_winograd_problem){
+        .batch = p->batch,
+        .channels = out_channels,
+        .out_channels = channels,
+        .height = g->out_height,
+        .width = g->out_width,
+        .padding = {2 - g->padding[0], 2 - g->padding[1]},
+        .weight_stride = {9, channels * 9},
+        .flip = true,
+    };
+}
+
+/* Sets up the GEMM kernel's paths: forward for every shape, and with
+ * stride 1 the weight gradient, and grad_input as the convolution of
+ * grad_output with the flipped, transposed filters when that needs no
+ * negative padding. */
+static void plan_kernel(plan *p)
+{
+    const ln_patch_geometry *g = &p->geometry;
+    p->forward = PATH_KERNEL;
+    p->patch_conv = (ln_patch_conv){
+        .geometry = *g,
+        .batch = p->batch,
+        .groups = p->groups,
+        .out_channels = p->group_out_channels,
+    };
+    if (g->stride[0] != 1 || g->stride[1] != 1)
+        return;
+    p->weight_grad = PATH_KERNEL;
+    ln_patch_geometry t = *g;
+    t.channels = p->group_out_channels;
+    t.height = g->out_height;
+    t.width = g->out_width;
+    t.out_height = g->height;
+    t.out_width = g->width;
+    for (int d = 0; d < 2; d++) {
+        t.padding[d] = g->dilation[d] * (g->kernel[d] - 1) - g->padding[d];
+        if (t.padding[d] < 0)
+            return;
+    }
+    p->input_grad = PATH_KERNEL;
+    p->transposed_conv = (ln_patch_conv){
+        .geometry = t,
+        .batch = p->batch,
+        .groups = p->groups,
+        .out_channels = p->group_channels,
+    };
+}
+
+/* Chooses the paths: Winograd when forced, or when it fits and pays;
+ * otherwise the GEMM kernel where it has vector code; BLAS for the rest. */
 static ln_status choose_algorithm(plan *p, const ln_tensor *weight,
                                   const ln_conv2d_options *options)
 {
@@ -187,42 +260,12 @@ static ln_status choose_algorithm(plan *p, const ln_tensor *weight,
                        pair_string(options->stride, ts, sizeof ts),
                        pair_string(options->dilation, td, sizeof td), (long long)p->groups);
     }
-    p->patch_kernel = ln_gemm_select()->simd;
-    p->patch_conv = (ln_patch_conv){
-        .geometry = *g,
-        .batch = p->batch,
-        .groups = p->groups,
-        .out_channels = p->group_out_channels,
-    };
-    bool wanted = options->algorithm == LN_CONV2D_WINOGRAD ||
-                  (options->algorithm == LN_CONV2D_AUTO && fits && winograd_pays(p));
-    if (!fits || !wanted)
-        return LN_OK;
-
-    const int64_t channels = p->group_channels, out_channels = p->group_out_channels;
-    p->winograd = true;
-    p->forward_problem = (ln_winograd_problem){
-        .batch = p->batch,
-        .channels = channels,
-        .out_channels = out_channels,
-        .height = g->height,
-        .width = g->width,
-        .padding = {g->padding[0], g->padding[1]},
-        .weight_stride = {channels * 9, 9},
-    };
-    /* grad_input is the convolution of grad_output with the flipped,
-     * transposed filters, padded by 2 - padding. */
-    p->winograd_backward = g->padding[0] <= 2 && g->padding[1] <= 2;
-    p->backward_problem = (ln_winograd_problem){
-        .batch = p->batch,
-        .channels = out_channels,
-        .out_channels = channels,
-        .height = g->out_height,
-        .width = g->out_width,
-        .padding = {2 - g->padding[0], 2 - g->padding[1]},
-        .weight_stride = {9, channels * 9},
-        .flip = true,
-    };
+    p->forward = p->weight_grad = p->input_grad = PATH_BLAS;
+    if (ln_gemm_select()->simd)
+        plan_kernel(p);
+    if (options->algorithm == LN_CONV2D_WINOGRAD ||
+        (options->algorithm == LN_CONV2D_AUTO && fits && winograd_pays(p)))
+        plan_winograd(p);
     return LN_OK;
 }
 
@@ -247,6 +290,17 @@ static ln_status make_plan(plan *p, const ln_tensor *input, const ln_tensor *wei
     int64_t out_hw[2];
     if ((status = output_size(input, weight, options, out_hw)))
         return status;
+
+    /* The plan multiplies the output plane by the patch size; a padding or
+     * stride that makes it too large to address fails here instead. */
+    int64_t plane, per_sample;
+    int64_t columns = weight->shape[1] * weight->shape[2] * weight->shape[3] +
+                      weight->shape[0] / options->groups;
+    if (__builtin_mul_overflow(out_hw[0], out_hw[1], &plane) ||
+        __builtin_mul_overflow(columns, plane, &per_sample) || per_sample > INT64_MAX / 8)
+        return ln_fail(LN_EINVAL, "input %s gives an output of %lldx%lld per channel, too "
+                       "large to compute", ln_shape_string(input, ti, sizeof ti),
+                       (long long)out_hw[0], (long long)out_hw[1]);
 
     *p = (plan){0};
     int first = input->ndim - 3;
@@ -303,28 +357,41 @@ static int64_t block_columns(const plan *p)
     return p->block_samples * p->block_rows * p->geometry.out_width;
 }
 
-/* The patch matrix, then (with several samples) the staging matrix; or
- * the Winograd buffers, whichever is larger. Backward always uses the
- * patch matrix for grad_weight. */
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Floats of the flipped, transposed filters that grad_input by the GEMM
+ * kernel convolves with. */
+static int64_t flipped_floats(const plan *p)
+{
+    return p->input_grad == PATH_KERNEL ? p->groups * p->group_out_channels * p->patch : 0;
+}
+
+/* The largest workspace of the paths in use: the BLAS patch matrix plus,
+ * with several samples, its staging matrix; the GEMM kernel's buffers; the
+ * Winograd buffers. */
 static int64_t workspace_floats(const plan *p)
 {
     int64_t floats = 0;
-    if (!p->direct) {
+    bool blas = p->forward == PATH_BLAS || p->weight_grad == PATH_BLAS ||
+                p->input_grad == PATH_BLAS;
+    if (blas && !p->direct) {
         int64_t staging = p->block_samples > 1 ? p->group_out_channels : 0;
         floats = (p->patch + staging) * block_columns(p);
     }
-    if (p->patch_kernel && !p->winograd) {
-        int64_t forward = ln_patch_forward_workspace(&p->patch_conv);
-        floats = forward > floats ? forward : floats;
-    }
-    if (p->winograd) {
-        int64_t forward = ln_winograd_workspace_size(&p->forward_problem);
-        floats = forward > floats ? forward : floats;
-    }
-    if (p->winograd_backward) {
-        int64_t backward = ln_winograd_workspace_size(&p->backward_problem);
-        floats = backward > floats ? backward : floats;
-    }
+    if (p->forward == PATH_KERNEL)
+        floats = max64(floats, ln_patch_forward_workspace(&p->patch_conv));
+    if (p->weight_grad == PATH_KERNEL)
+        floats = max64(floats, ln_patch_weight_grad_workspace(&p->patch_conv));
+    if (p->input_grad == PATH_KERNEL)
+        floats = max64(floats, flipped_floats(p) +
+                                   ln_patch_forward_workspace(&p->transposed_conv));
+    if (p->forward == PATH_WINOGRAD)
+        floats = max64(floats, ln_winograd_workspace_size(&p->forward_problem));
+    if (p->input_grad == PATH_WINOGRAD)
+        floats = max64(floats, ln_winograd_workspace_size(&p->backward_problem));
     return floats;
 }
 
@@ -510,11 +577,11 @@ ln_status ln_conv2d_forward(ln_tensor *output, const ln_tensor *input, const ln_
 
     float *y = ln_data(output);
     ln_tensor b = {0};
-    if (bias && (p.block_samples > 1 || p.winograd || p.patch_kernel))
+    if (bias && (p.block_samples > 1 || p.forward != PATH_BLAS))
         status = ln_contiguous(&b, bias, false);
-    if ((p.winograd || p.patch_kernel) && !status) {
+    if (p.forward != PATH_BLAS && !status) {
         const float *bias_data = bias ? ln_data(&b) : NULL;
-        if (p.winograd)
+        if (p.forward == PATH_WINOGRAD)
             status = ln_winograd_run(y, ln_data(&o.x), ln_data(&o.w), bias_data,
                                      &p.forward_problem, workspace);
         else
@@ -654,6 +721,51 @@ static ln_status check_grads(const plan *p, const ln_tensor *grad_input,
     return status;
 }
 
+/* grad_input by Winograd or the GEMM kernel, which write all of it. */
+static ln_status input_grad(const plan *p, float *gx, const float *gy, const float *w,
+                            float *workspace)
+{
+    if (p->input_grad == PATH_WINOGRAD)
+        return ln_winograd_run(gx, gy, w, NULL, &p->backward_problem, workspace);
+
+    /* flipped[g][c][k][ki][kj] = w[g][k][c][KH - 1 - ki][KW - 1 - kj] */
+    float *flipped = workspace;
+    const int64_t taps = p->patch / p->group_channels;
+    const int64_t out = p->group_out_channels, in = p->group_channels;
+    for (int64_t g = 0; g < p->groups; g++)
+        for (int64_t k = 0; k < out; k++)
+            for (int64_t c = 0; c < in; c++)
+                for (int64_t t = 0; t < taps; t++)
+                    flipped[((g * in + c) * out + k) * taps + taps - 1 - t] =
+                        w[((g * out + k) * in + c) * taps + t];
+    return ln_patch_forward(gx, gy, flipped, NULL, &p->transposed_conv,
+                            workspace + flipped_floats(p));
+}
+
+/* The BLAS path of backward for whichever of grad_input and grad_weight
+ * are not NULL. */
+static ln_status blas_backward(const plan *p, ln_tensor *grad_input, ln_tensor *grad_weight,
+                               const float *x, const float *w, const float *gy, float *workspace)
+{
+    /* col2im adds into grad_input, and a layer without channels does no
+     * GEMM at all, so it starts from zeros. */
+    if (grad_input)
+        ln_fill(grad_input, 0.0f);
+    if (p->patch == 0 || p->group_out_channels == 0)
+        return LN_OK;
+    ln_status status = LN_OK;
+    for (int64_t n = 0; n < p->batch && !status; n += p->block_samples) {
+        int64_t samples = p->batch - n < p->block_samples ? p->batch - n : p->block_samples;
+        for (int64_t g = 0; g < p->groups && !status; g++) {
+            group_block gb = group_at(p, x, w, (float *)gy, n, samples, g);
+            float *gx = grad_input ? ln_data(grad_input) + (gb.x - x) : NULL;
+            float *gw = grad_weight ? ln_data(grad_weight) + (gb.w - w) : NULL;
+            status = backward_group(p, gx, gw, &gb, workspace);
+        }
+    }
+    return status;
+}
+
 ln_status ln_conv2d_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_tensor *grad_bias,
                              const ln_tensor *grad_output, const ln_tensor *input,
                              const ln_tensor *weight, const ln_conv2d_options *options,
@@ -669,27 +781,17 @@ ln_status ln_conv2d_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_t
     if ((status = prepare(&o, &p, input, weight, grad_output, &workspace)))
         return status;
 
-    /* Winograd writes all of grad_input. Otherwise col2im adds into it,
-     * and a layer without channels does no GEMM at all, so it starts from
-     * zeros. */
-    if (grad_input && p.winograd_backward) {
-        status = ln_winograd_run(ln_data(grad_input), ln_data(&o.gy), ln_data(&o.w), NULL,
-                                 &p.backward_problem, workspace);
+    const float *x = ln_data(&o.x), *w = ln_data(&o.w), *gy = ln_data(&o.gy);
+    if (grad_weight && p.weight_grad == PATH_KERNEL) {
+        status = ln_patch_weight_grad(ln_data(grad_weight), x, gy, &p.patch_conv, workspace);
+        grad_weight = NULL;
+    }
+    if (grad_input && !status && p.input_grad != PATH_BLAS) {
+        status = input_grad(&p, ln_data(grad_input), gy, w, workspace);
         grad_input = NULL;
     }
-    if (grad_input)
-        ln_fill(grad_input, 0.0f);
-    bool empty = p.patch == 0 || p.group_out_channels == 0;
-    for (int64_t n = 0; n < p.batch && !status && !empty; n += p.block_samples) {
-        int64_t samples = p.batch - n < p.block_samples ? p.batch - n : p.block_samples;
-        for (int64_t g = 0; g < p.groups && !status; g++) {
-            group_block gb = group_at(&p, ln_data(&o.x), ln_data(&o.w), ln_data(&o.gy), n,
-                                      samples, g);
-            float *gx = grad_input ? ln_data(grad_input) + (gb.x - ln_data(&o.x)) : NULL;
-            float *gw = grad_weight ? ln_data(grad_weight) + (gb.w - ln_data(&o.w)) : NULL;
-            status = backward_group(&p, gx, gw, &gb, workspace);
-        }
-    }
+    if (!status && (grad_input || grad_weight))
+        status = blas_backward(&p, grad_input, grad_weight, x, w, gy, workspace);
     if (!status && grad_bias)
         add_bias_grad(&p, grad_bias, ln_data(&o.gy));
     release_operands(&o);

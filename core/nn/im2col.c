@@ -590,3 +590,176 @@ static int64_t shifted_workspace_size(const ln_patch_conv *c)
     shifted_layout l = make_shifted_layout(c);
     return shifted_workspace(&l);
 }
+
+/* ---- Stride 1: the weight gradient ----------------------------------------
+ *
+ *     grad_weight[k][c][ki][kj] = sum over samples and positions P of
+ *         grad_output[k][P] * padded input[c][P + ki * dilation * padded_width
+ *                                            + kj * dilation]
+ *
+ * with grad_output spread over the padded width, zeros in the extra
+ * columns, so positions past the output's edge add nothing. Every term is
+ * a dot product of two runs of memory, computed by the dots kernel a chunk
+ * of positions at a time. Many samples give one unit per sample, each
+ * thread summing into its own copy of grad_weight; few give units of
+ * output channels, which own their rows of grad_weight. */
+
+/* Positions per dot-product chunk: 3 + 8 runs of 8 KiB stay in L1 and L2. */
+#define DOT_CHUNK 2048
+
+typedef struct gradient_layout {
+    shifted_layout in;      /* the padded input */
+    int64_t length;         /* padded output positions per plane, a multiple of 16 */
+    int64_t out_sample;     /* floats of a sample's padded grad_output */
+    int64_t chunk;          /* samples per chunk */
+    bool by_sample;
+    int64_t unit_rows;      /* output channels per unit, by channel */
+    int64_t units_per_group;
+    int64_t sums;           /* floats of one private grad_weight */
+} gradient_layout;
+
+static gradient_layout make_gradient_layout(const ln_patch_conv *c)
+{
+    const ln_patch_geometry *g = &c->geometry;
+    gradient_layout l = {.in = make_shifted_layout(c)};
+    l.length = (g->out_height * l.in.padded_width + 15) / 16 * 16;
+    l.out_sample = c->groups * c->out_channels * l.length;
+    int64_t per_sample = l.in.sample_floats + l.out_sample;
+    l.chunk = PADDED_FLOATS / (per_sample > 0 ? per_sample : 1);
+    l.chunk = l.chunk < 1 ? 1 : min64(l.chunk, c->batch);
+    l.sums = c->groups * c->out_channels * l.in.patch;
+    l.by_sample = c->batch >= 2 * l.in.threads && l.sums <= PADDED_FLOATS / 4;
+
+    /* Enough units of whole dot-kernel row blocks for the team. */
+    int64_t blocks = (c->out_channels + LN_DOT_ROWS - 1) / LN_DOT_ROWS;
+    int64_t per_group = (2 * l.in.threads + c->groups - 1) / c->groups;
+    per_group = per_group < 1 ? 1 : min64(per_group, blocks);
+    l.unit_rows = (blocks + per_group - 1) / per_group * LN_DOT_ROWS;
+    l.units_per_group = (c->out_channels + l.unit_rows - 1) / l.unit_rows;
+    return l;
+}
+
+static int64_t gradient_workspace(const gradient_layout *l)
+{
+    return l->chunk * (l->in.sample_floats + l->out_sample) + l->in.slack +
+           (l->by_sample ? l->in.threads * l->sums : 0);
+}
+
+int64_t ln_patch_weight_grad_workspace(const ln_patch_conv *c)
+{
+    gradient_layout l = make_gradient_layout(c);
+    return gradient_workspace(&l);
+}
+
+/* Spreads the grad_output planes of samples [n0, n0 + count) over the
+ * padded width, across the team. */
+static void pad_grad_output(float *padded, const float *gy, const gradient_layout *l,
+                            int64_t n0, int64_t count)
+{
+    const ln_patch_geometry *g = &l->in.c->geometry;
+    const int64_t planes = count * l->in.c->groups * l->in.c->out_channels;
+    const int64_t wp = l->in.padded_width, ow = g->out_width;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < planes; i++) {
+        float *dst = padded + i * l->length;
+        const float *src = gy + (n0 * l->in.c->groups * l->in.c->out_channels + i) *
+                                    g->out_height * ow;
+        for (int64_t h = 0; h < g->out_height; h++) {
+            memcpy(dst + h * wp, src + h * ow, sizeof(float) * ow);
+            memset(dst + h * wp + ow, 0, sizeof(float) * (wp - ow));
+        }
+        memset(dst + g->out_height * wp, 0, sizeof(float) * (l->length - g->out_height * wp));
+    }
+}
+
+/* sums[k][q] += the dot products of output channels [k0, k1) of group
+ * `group` of one sample (padded planes x and gy) over all positions. */
+static void gradient_rows(float *sums, const float *x, const float *gy, const gradient_layout *l,
+                          int64_t group, int64_t k0, int64_t k1)
+{
+    const ln_patch_conv *c = l->in.c;
+    const ln_patch_geometry *g = &c->geometry;
+    const int64_t patch = l->in.patch, wp = l->in.padded_width;
+    const float *xg = x + group * g->channels * l->in.plane;
+    const float *gyg = gy + group * c->out_channels * l->length;
+    float *sg = sums + group * c->out_channels * patch;
+    int32_t offsets[DEPTH_BLOCK];
+
+    for (int64_t p0 = 0; p0 < l->length; p0 += DOT_CHUNK) {
+        const int64_t length = min64(DOT_CHUNK, l->length - p0);
+        for (int64_t q0 = 0; q0 < patch; q0 += DEPTH_BLOCK) {
+            const int64_t depth = min64(DEPTH_BLOCK, patch - q0);
+            for (int64_t q = q0; q < q0 + depth; q++) {
+                int64_t ch = q / l->in.taps, tap = q % l->in.taps;
+                offsets[q - q0] = (int32_t)(ch * l->in.plane + p0 +
+                                            tap / g->kernel[1] * g->dilation[0] * wp +
+                                            tap % g->kernel[1] * g->dilation[1]);
+            }
+            for (int64_t k = k0; k < k1; k += LN_DOT_ROWS) {
+                int rows = (int)min64(LN_DOT_ROWS, k1 - k);
+                for (int64_t q = 0; q < depth; q += LN_DOT_COLUMNS)
+                    l->in.kernel->dots(length, gyg + k * l->length + p0, l->length, rows, xg,
+                                       offsets + q, (int)min64(LN_DOT_COLUMNS, depth - q),
+                                       sg + k * patch + q0 + q, patch);
+            }
+        }
+    }
+}
+
+ln_status ln_patch_weight_grad(float *grad_weight, const float *input,
+                               const float *grad_output, const ln_patch_conv *c,
+                               float *workspace)
+{
+    const gradient_layout l = make_gradient_layout(c);
+    float *x = workspace;
+    float *gy = x + l.chunk * l.in.sample_floats + l.in.slack;
+    float *private_sums = gy + l.chunk * l.out_sample;
+    bool stopped = false;
+
+#pragma omp parallel num_threads(l.in.threads)
+    {
+        float *sums = l.by_sample ? private_sums + omp_get_thread_num() * l.sums : grad_weight;
+        if (l.by_sample)
+            memset(sums, 0, sizeof(float) * l.sums);
+        for (int64_t n0 = 0; n0 < c->batch; n0 += l.chunk) {
+            const int64_t count = min64(l.chunk, c->batch - n0);
+            pad_samples(x, input, &l.in, n0, count);
+            pad_grad_output(gy, grad_output, &l, n0, count);
+            /* By channel, a unit owns its rows of grad_weight for the whole
+             * chunk, so no two threads add to the same row. */
+            const int64_t units = l.by_sample ? count : c->groups * l.units_per_group;
+#pragma omp for schedule(dynamic)
+            for (int64_t unit = 0; unit < units; unit++) {
+                bool stop;
+#pragma omp atomic read
+                stop = stopped;
+                if (stop || ln_interrupted()) {
+#pragma omp atomic write
+                    stopped = true;
+                    continue;
+                }
+                if (l.by_sample) {
+                    for (int64_t group = 0; group < c->groups; group++)
+                        gradient_rows(sums, x + unit * l.in.sample_floats, gy + unit * l.out_sample,
+                                      &l, group, 0, c->out_channels);
+                    continue;
+                }
+                int64_t group = unit / l.units_per_group;
+                int64_t k0 = unit % l.units_per_group * l.unit_rows;
+                for (int64_t n = 0; n < count; n++)
+                    gradient_rows(sums, x + n * l.in.sample_floats, gy + n * l.out_sample, &l,
+                                  group, k0, min64(k0 + l.unit_rows, c->out_channels));
+            }
+        }
+        if (l.by_sample) {
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < l.sums; i++) {
+                float total = 0.0f;
+                for (int t = 0; t < omp_get_num_threads(); t++)
+                    total += private_sums[t * l.sums + i];
+                grad_weight[i] += total;
+            }
+        }
+    }
+    return stopped ? ln_fail(LN_EINTR, "interrupted") : LN_OK;
+}
