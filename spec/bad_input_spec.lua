@@ -377,6 +377,29 @@ describe("out of memory", function()
         A.sanity()
     end)
 
+    it("Conv2d with a huge padding", function()
+        -- 2^31 x 2^31 outputs per channel: more than the plan can address.
+        local conv = nn.Conv2d(1, 1, 3, { padding = 1 << 30 })
+        local input = lunet.rand(1, 1, 2, 2)
+        assert_error_from("Conv2d", { "2147483648x2147483648", "too large" }, conv.forward, conv,
+            input)
+        assert_error_from("Conv2d.backward", { "too large" }, conv.backward, conv, input,
+            lunet.rand(1, 1, 2, 2))
+        A.sanity()
+    end)
+
+    it("pooling with a huge window", function()
+        -- Each window covers 2^60 cells, nearly all padding: only the real
+        -- cells are visited, and the work estimate must not overflow.
+        local x = lunet.rand(1, 1, 2, 2)
+        local avg = nn.AvgPool2d(1 << 30, { padding = 1 << 29, stride = 1 })
+        local y = avg:forward(x)
+        assert.are.same({ 1, 1, 3, 3 }, y:size())
+        assert.are.same({ 1, 1, 2, 2 }, avg:backward(x, y):size())
+        local max = nn.MaxPool2d(1 << 30, { padding = 1 << 29, stride = 1 })
+        assert.are.same({ 1, 1, 3, 3 }, max:forward(x):size())
+    end)
+
     it("leaves the REPL running", function()
         local pipe = assert(io.popen("printf 'lunet.zeros(1e6, 1e6)\\nprint(1 + 1)\\n' | "
             .. LUNET .. " 2>&1"))

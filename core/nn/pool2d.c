@@ -151,6 +151,14 @@ static void release_plan(ln_pool_plan *plan)
     ln_tensor_release(&plan->grad_output);
 }
 
+/* The elements a pass touches: outputs times window cells, saturated
+ * because a huge window times many outputs can exceed int64. */
+static int64_t pool_work(int64_t outputs, int64_t window)
+{
+    int64_t work;
+    return __builtin_mul_overflow(outputs, window, &work) ? INT64_MAX : work;
+}
+
 /* Runs task for i in [0, count) on OpenMP threads when work (elements
  * touched) reaches LN_PARALLEL_GRAIN. Tasks write disjoint memory. */
 static ln_status run_tasks(const ln_pool_plan *plan, int64_t count, int64_t work,
@@ -181,8 +189,8 @@ ln_status ln_pool_forward(ln_tensor *output, const ln_tensor *input, const int64
     plan.target = ln_data(output);
     set_geometry(&plan, input->ndim, input->shape, out_shape);
 
-    status = run_tasks(&plan, plan.planes * plan.out_h, ln_numel(output) * window, task,
-                       options);
+    status = run_tasks(&plan, plan.planes * plan.out_h, pool_work(ln_numel(output), window),
+                       task, options);
     release_plan(&plan);
     return status;
 }
@@ -209,7 +217,8 @@ ln_status ln_pool_backward(ln_tensor *grad_input, const ln_tensor *grad_output,
         plan.target = ln_data(grad_input);
         set_geometry(&plan, ndim, grad_input->shape, out_shape);
         ln_fill(grad_input, 0.0f);
-        status = run_tasks(&plan, plan.planes, ln_numel(grad_output) * window, task, options);
+        status = run_tasks(&plan, plan.planes, pool_work(ln_numel(grad_output), window), task,
+                           options);
     }
     release_plan(&plan);
     return status;
