@@ -330,8 +330,10 @@ __attribute__((target("avx512f"))) static void fill_avx512(float *dst, const flo
     for (int64_t i = 0; i < count; i += LANES) {
         int64_t column = i + shift;
         uint32_t valid = row ? lane_mask(-column, width - column) & lane_mask(0, count - i) : 0;
-        /* Masked-off lanes are never read, wherever row + column points. */
-        _mm512_storeu_ps(dst + i, _mm512_maskz_loadu_ps((__mmask16)valid, row + column));
+        /* Masked-off lanes are never read, wherever row + column points; a
+         * missing row reads nothing, and offsetting NULL would be undefined. */
+        const float *source = row ? row + column : dst;
+        _mm512_storeu_ps(dst + i, _mm512_maskz_loadu_ps((__mmask16)valid, source));
     }
 }
 
