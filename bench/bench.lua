@@ -401,9 +401,10 @@ print(string.format("lunet bench, %s, %d threads (BENCH_THREADS), %s", os.date("
 print(string.format("machine: %s, %d CPUs; load average %s before, %s after; %d s in all",
     cpu_model, cpu_count, load_before, load_average(), elapsed))
 if peak then
-    print(string.format("FMA peak: %.1f GFLOP/s on %d threads with %s (AVX2: %s GFLOP/s), " ..
-        "measured by bench/fma_peak.c", peak, threads, (fma["fma.isa"] or "?"):upper(),
-        fma["fma.avx2_gflops"] or "?"))
+    print(string.format("FMA peak: %.1f GFLOP/s on %d threads with %s (AVX2: %s GFLOP/s), from " ..
+        "each thread's CPU time; over wall-clock time %s GFLOP/s (bench/fma_peak.c)", peak,
+        threads, (fma["fma.isa"] or "?"):upper(), fma["fma.avx2_gflops"] or "?",
+        fma["fma.wall_gflops"] or "?"))
 else
     print("FMA peak: not measured (" .. (fma._failed or "no result") .. ")")
 end
@@ -415,7 +416,9 @@ print()
 print("ratio: lunet / PyTorch in the row's unit: time for ms and us rows (below 1 means lunet")
 print("is faster), throughput for GFLOP/s and GB/s rows (above 1 means lunet is faster).")
 print("Times are medians of repeated runs after warm-up. 'copy' is the better of the two")
-print("copy_ bandwidths; GB/s counts bytes read plus bytes written.")
+print("copy_ bandwidths; GB/s counts bytes read plus bytes written. GFLOP/s counts 2 * MACs")
+print("of direct convolution and matrix products, so a kernel doing fewer multiplications")
+print("(Winograd, FFT) can pass 100% of the FMA peak.")
 if not has_torch then
     print("PyTorch column skipped: " .. PYTHON .. " cannot import torch (Debian: python3-torch).")
 end
