@@ -169,6 +169,19 @@ describe("bad-input coverage", function()
         assert.are.same({}, missing(paths))
     end)
 
+    it("covers methods of single layer classes", function()
+        local paths = {}
+        for key in pairs(nn) do
+            if cases["nn." .. key] then
+                local ok, layer = pcall(instance_of, cases, "nn." .. key)
+                if ok and nn.is_native_layer(layer) then
+                    public_callables(paths, key .. ":", getmetatable(layer).__methods or {})
+                end
+            end
+        end
+        assert.are.same({}, missing(paths))
+    end)
+
     it("covers the shared layer methods", function()
         local paths = {}
         public_callables(paths, "layer:", core.nn._layer_methods)

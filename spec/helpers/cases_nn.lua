@@ -363,6 +363,19 @@ for _, name in ipairs({ "MSELoss", "BCEWithLogitsLoss" }) do
     })
 end
 
+-- Methods of one native layer class.
+if nn.Conv2d(1, 1, 1).set_algorithm then
+    add({
+        name = "Conv2d.set_algorithm", path = "Conv2d:set_algorithm",
+        fn = function(name) return nn.Conv2d(1, 1, 1):set_algorithm(name) end,
+        args = { A.custom("gemm", {
+            { "nil", nil, { "no value", "nil" } },
+            { "a number", 5, { "number" } },
+            { "an unknown name", "fast", { "fast" } },
+        }) },
+    })
+end
+
 -- Methods every native layer shares -------------------------------------------------
 
 local function linear()
