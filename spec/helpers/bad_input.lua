@@ -13,7 +13,7 @@
 --     }
 --
 -- An argument spec contains a generator of a valid value and the kind of the
--- argument, which decides the wrong values tried in its place: nil and
+-- argument. The kind decides the wrong values tried in its place: nil and
 -- other types, non-integers, zero, negative and huge numbers, dims out of
 -- range, a closed tensor. Every wrong value must raise an error that starts
 -- with "name: " and names the value (one of the listed words). `bad` adds
@@ -63,7 +63,6 @@ A.TABLE = value("a table", function() return {} end, { "table" })
 A.FUNCTION = value("a function", constant(print), { "function" })
 A.CLOSED = value("a closed tensor", closed_tensor, { "closed" })
 A.NUMBER = value("a number", constant(2), { "number" })
-A.TENSOR = value("a tensor", function() return lunet.ones(2) end, { "tensor", "userdata" })
 
 local HUGE = 1 << 62
 local HUGE_TEXT = "4611686018427387904"
@@ -116,13 +115,6 @@ function A.tensor(...)
     local shape = { ... }
     return spec("tensor", function() return lunet.rand(table.unpack(shape)) end,
         { A.NIL, A.STRING, A.BOOLEAN, A.TABLE, A.FUNCTION, A.CLOSED, A.NUMBER })
-end
-
---- A tensor made by make(), for inputs that need particular values.
-function A.tensor_from(make)
-    local entry = A.tensor()
-    entry.valid = make
-    return entry
 end
 
 --- A tensor or a number (elementwise operands).
@@ -183,17 +175,6 @@ function A.options(wrong)
     return spec("options", constant(nil), entries, true)
 end
 
---- A file path string; the path `valid` must work.
-function A.path(valid)
-    return spec("path", constant(valid), {
-        A.NIL,
-        value("a number", constant(5), { "number" }),
-        A.TABLE,
-        value("a path with a NUL byte", constant("/tmp/a\0b"), { "NUL" }),
-        value("a missing file", constant("/nonexistent/lunet/file"), { "/nonexistent/lunet/file" }),
-    })
-end
-
 --- The argument spec arg where a table is another form of the arguments
 -- (permute({2, 1})): an empty table must raise an error naming one of names.
 function A.table_form(arg, names)
@@ -248,7 +229,8 @@ local function problem(case, message, names)
     return string.format("the error names none of %s: %q", table.concat(names, ", "), message)
 end
 
---- The interpreter still works: a small computation gives the right result.
+--- Checks that the interpreter still works: a small computation gives the
+-- right result.
 function A.sanity()
     local t = lunet.ones(2, 3)
     luassert.are.equal(6, t:sum())
