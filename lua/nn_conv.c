@@ -1,5 +1,9 @@
 /* nn.Conv2d(in_channels, out_channels, kernel_size, {stride = 1, padding = 0,
- * dilation = 1, groups = 1, bias = true}) */
+ * dilation = 1, groups = 1, bias = true})
+ *
+ * conv:set_algorithm(name) picks how the convolution is computed: "auto"
+ * (the default) chooses by shape, "gemm" and "winograd" force one, for tests
+ * and measurements; results agree to float rounding. */
 #include "layer.h"
 
 #include <math.h>
@@ -14,6 +18,9 @@ typedef struct conv2d_config {
 } conv2d_config;
 
 static const char *const conv2d_parameters[] = {"weight", "bias", NULL};
+
+/* Indexed by ln_conv2d_algorithm. */
+static const char *const algorithm_names[] = {"auto", "gemm", "winograd", NULL};
 
 /* Registry key of the patch-matrix workspace. Layers of one Lua state run
  * one at a time, so every Conv2d shares one buffer, grown to the largest
@@ -135,7 +142,40 @@ static void conv2d_describe(lb_layer *layer, luaL_Buffer *buffer)
     }
     if (!config->bias)
         luaL_addstring(buffer, ", bias=false");
+
 }
+
+static const lb_layer_class conv2d_class;
+
+/* conv:set_algorithm(name): returns the layer. */
+static int conv2d_set_algorithm(lua_State *L)
+{
+    const char *fname = "Conv2d.set_algorithm";
+    lb_layer *layer = lb_check_layer(L, 1, &conv2d_class);
+    conv2d_config *config = LB_LAYER_CONFIG(layer, conv2d_config);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return luaL_error(L, "%s: bad argument #2 ('auto', 'gemm' or 'winograd' expected, got %s)",
+                          fname, luaL_typename(L, 2));
+    const char *name = lua_tostring(L, 2);
+    int algorithm = 0;
+    while (algorithm_names[algorithm] && strcmp(name, algorithm_names[algorithm]) != 0)
+        algorithm++;
+    if (!algorithm_names[algorithm])
+        return luaL_error(L, "%s: algorithm must be 'auto', 'gemm' or 'winograd', got '%s'", fname,
+                          name);
+
+    const ln_conv2d_options *o = &config->options;
+    bool fits = config->kernel_size[0] == 3 && config->kernel_size[1] == 3 && o->stride[0] == 1 &&
+                o->stride[1] == 1 && o->dilation[0] == 1 && o->dilation[1] == 1 && o->groups == 1;
+    if (algorithm == LN_CONV2D_WINOGRAD && !fits)
+        return luaL_error(L, "%s: 'winograd' needs a 3x3 kernel with stride 1, dilation 1 and "
+                          "groups 1", fname);
+    config->options.algorithm = (ln_conv2d_algorithm)algorithm;
+    lua_settop(L, 1);
+    return 1;
+}
+
+static const luaL_Reg conv2d_methods[] = {{"set_algorithm", conv2d_set_algorithm}, {NULL, NULL}};
 
 static const lb_layer_class conv2d_class = {
     .name = "Conv2d",
@@ -144,6 +184,7 @@ static const lb_layer_class conv2d_class = {
     .forward = conv2d_forward,
     .backward = conv2d_backward,
     .describe = conv2d_describe,
+    .methods = conv2d_methods,
 };
 
 static int64_t option_groups(lua_State *L, int arg)
@@ -189,6 +230,7 @@ static void check_arguments(lua_State *L, conv2d_config *config)
     if (in % options->groups != 0 || out % options->groups != 0)
         luaL_error(L, "Conv2d: groups %I must divide in_channels %I and out_channels %I",
                    (LUAI_UACINT)options->groups, (LUAI_UACINT)in, (LUAI_UACINT)out);
+
 }
 
 /* PyTorch's default init, kaiming_uniform with a = sqrt(5): weight and bias

@@ -312,6 +312,107 @@ describe("nn.Conv2d", function()
         end)
     end)
 
+    describe("algorithms", function()
+        -- The largest absolute value of a tensor, in double.
+        local function largest(t)
+            local m = 0
+            for _, v in ipairs(t:flat()) do
+                m = math.max(m, math.abs(v))
+            end
+            return m
+        end
+
+        -- Near within 1e-4 of the reference's largest value: Winograd's
+        -- rounding error scales with the size of the products it sums.
+        local function assert_close(actual, expected, what)
+            local scale = math.max(largest(expected), 1e-3)
+            assert.tensor_near(actual, expected, { atol = 1e-4 * scale, rtol = 1e-4 }, what)
+        end
+
+        -- The same layer built twice, forced to GEMM and to Winograd.
+        local function twins(in_channels, out_channels, padding)
+            local gemm = nn.Conv2d(in_channels, out_channels, 3, { padding = padding })
+            local winograd = nn.Conv2d(in_channels, out_channels, 3, { padding = padding })
+            gemm:set_algorithm("gemm")
+            winograd:set_algorithm("winograd")
+            winograd.weight:copy_(gemm.weight)
+            winograd.bias:copy_(gemm.bias)
+            return gemm, winograd
+        end
+
+        local cases = {
+            { name = "padding 1", channels = { 16, 20 }, input = { 2, 16, 13, 11 }, padding = 1 },
+            { name = "padding 0", channels = { 17, 18 }, input = { 3, 17, 9, 14 }, padding = 0 },
+            { name = "padding 2", channels = { 20, 16 }, input = { 1, 20, 7, 10 }, padding = 2 },
+            { name = "padding (0, 2)", channels = { 16, 16 }, input = { 2, 16, 6, 5 },
+                padding = { 0, 2 } },
+            { name = "a 3x3 image", channels = { 16, 17 }, input = { 2, 16, 3, 3 }, padding = 1 },
+            { name = "a wide image", channels = { 16, 16 }, input = { 1, 16, 5, 70 },
+                padding = 1 },
+            { name = "many output channels", channels = { 18, 150 }, input = { 1, 18, 9, 8 },
+                padding = 1 },
+            { name = "one input channel", channels = { 1, 4 }, input = { 5, 1, 8, 8 },
+                padding = 1 },
+        }
+        for _, case in ipairs(cases) do
+            it("agree, " .. case.name, function()
+                local gemm, winograd = twins(case.channels[1], case.channels[2], case.padding)
+                local x = lunet.randn(case.input)
+                local y = gemm(x)
+                assert_close(winograd(x), y, "output")
+                local v = lunet.randn(y:size())
+                assert_close(winograd:backward(x, v), gemm:backward(x, v), "grad_input")
+                assert_close(winograd.weight.grad, gemm.weight.grad, "grad_weight")
+                assert_close(winograd.bias.grad, gemm.bias.grad, "grad_bias")
+            end)
+        end
+
+        it("keep Winograd near a double reference", function()
+            local conv = nn.Conv2d(16, 16, 3, { padding = 1 }):set_algorithm("winograd")
+            local x = lunet.randn(1, 16, 9, 10)
+            local expected, shape = reference_conv(x, conv.weight, conv.bias, { padding = 1 })
+            local reference = tensor_of(expected, shape)
+            local scale = largest(reference)
+            assert.tensor_near(conv(x), reference, { atol = 2e-5 * scale, rtol = 0 })
+        end)
+
+        local gemm_cases = {
+            { name = "rows of 32 outputs", args = { 3, 5, 3 }, input = { 1, 3, 34, 34 } },
+            { name = "many patch rows", args = { 30, 4, 3, { padding = 1 } },
+                input = { 1, 30, 6, 7 } },
+            { name = "many output channels", args = { 4, 150, 3, { padding = 1 } },
+                input = { 1, 4, 5, 5 } },
+            { name = "a 5x5 kernel", args = { 3, 6, 5, { padding = 2 } }, input = { 2, 3, 9, 8 } },
+            { name = "dilation 2", args = { 3, 4, 3, { padding = 2, dilation = 2 } },
+                input = { 2, 3, 8, 9 } },
+        }
+        for _, case in ipairs(gemm_cases) do
+            it("GEMM matches a reference, " .. case.name, function()
+                local options = case.args[4] or {}
+                local conv = nn.Conv2d(case.args[1], case.args[2], case.args[3], options)
+                conv:set_algorithm("gemm")
+                local x = lunet.randn(case.input)
+                local expected, shape = reference_conv(x, conv.weight, conv.bias, options)
+                assert.tensor_near(conv(x), tensor_of(expected, shape),
+                    { atol = 1e-4, rtol = 1e-4 })
+            end)
+        end
+
+        it("sum weight gradients over a batch", function()
+            -- A batch of 6 sums per sample and thread; one sample at a time
+            -- splits the sums by output channel.
+            local conv = nn.Conv2d(5, 7, 3, { padding = 1, bias = false }):set_algorithm("gemm")
+            local x, v = lunet.randn(6, 5, 7, 6), lunet.randn(6, 7, 7, 6)
+            conv:backward(x, v)
+            local whole = conv.weight.grad:clone()
+            conv:zero_grad()
+            for n = 1, 6 do
+                conv:backward(x:narrow(1, n, 1), v:narrow(1, n, 1))
+            end
+            assert.tensor_near(whole, conv.weight.grad, { atol = 1e-4, rtol = 1e-4 })
+        end)
+    end)
+
     describe("tostring", function()
         local cases = {
             { { 3, 64, 3, { padding = 1 } }, "Conv2d(3, 64, kernel_size=3, padding=1)" },
@@ -322,6 +423,7 @@ describe("nn.Conv2d", function()
                 "Conv2d(4, 8, kernel_size=3, dilation=(2, 1), groups=2, bias=false)" },
             { { 4, 8, { 1, 1 }, { stride = { 1, 1 }, padding = 0 } },
                 "Conv2d(4, 8, kernel_size=1)" },
+
         }
         for _, case in ipairs(cases) do
             it("prints " .. case[2], function()
@@ -418,6 +520,36 @@ describe("nn.Conv2d", function()
                 err, 1, true)
         end)
 
+        it("rejects a Winograd that cannot apply", function()
+            for _, args in ipairs {
+                { 3, 4, 5 }, { 3, 4, 3, { stride = 2 } }, { 3, 4, 3, { dilation = 2 } },
+                { 4, 4, 3, { groups = 2 } }, { 3, 4, { 3, 1 } },
+            } do
+                local conv = nn.Conv2d(table.unpack(args))
+                local err = error_of(conv.set_algorithm, conv, "winograd")
+                assert.matches("Conv2d.set_algorithm: 'winograd' needs a 3x3 kernel with stride 1, "
+                    .. "dilation 1 and groups 1", err, 1, true)
+            end
+            local conv = nn.Conv2d(3, 4, 3):set_algorithm("winograd")
+            conv.weight = lunet.zeros(4, 3, 5, 5)
+            local err = error_of(conv, lunet.zeros(1, 3, 6, 6))
+            assert.matches("Conv2d: algorithm 'winograd' needs a 3x3 kernel with stride 1, "
+                .. "dilation 1 and groups 1 (weight 4x3x5x5, stride 1, dilation 1, groups 1)", err,
+                1, true)
+        end)
+
+        it("rejects an unknown algorithm", function()
+            local conv = nn.Conv2d(3, 4, 3)
+            local err = error_of(conv.set_algorithm, conv, "fft")
+            assert.matches("Conv2d.set_algorithm: algorithm must be 'auto', 'gemm' or 'winograd', "
+                .. "got 'fft'", err, 1, true)
+            err = error_of(conv.set_algorithm, conv, 2)
+            assert.matches("Conv2d.set_algorithm: bad argument #2 ('auto', 'gemm' or 'winograd' "
+                .. "expected, got number)", err, 1, true)
+            err = error_of(conv.set_algorithm, lunet.zeros(2), "gemm")
+            assert.matches("bad argument #1 (Conv2d expected", err, 1, true)
+        end)
+
         it("rejects a non-tensor input", function()
             local conv = nn.Conv2d(3, 4, 3)
             local err = error_of(conv, nil)
@@ -471,29 +603,46 @@ describe("nn.Conv2d", function()
         end
         table.sort(names)
 
+        -- Every case runs with the automatic choice, the GEMM path and,
+        -- where it applies, Winograd.
+        local function algorithms_for(config)
+            local list = { "auto", "gemm" }
+            local function one(v)
+                return v == 1 or (type(v) == "table" and v[1] == 1 and v[2] == 1)
+            end
+            if config.kernel_size == 3 and one(config.stride) and one(config.dilation)
+                and config.groups == 1 then
+                list[#list + 1] = "winograd"
+            end
+            return list
+        end
+
         for _, name in ipairs(names) do
-            it("matches case " .. name, function()
-                local config = json.decode(metadata[name])
-                local conv = nn.Conv2d(config.in_channels, config.out_channels, config.kernel_size, {
-                    stride = config.stride, padding = config.padding, dilation = config.dilation,
-                    groups = config.groups, bias = config.bias,
-                })
-                conv.weight:copy_(tensors[name .. ".weight"])
-                if config.bias then
-                    conv.bias:copy_(tensors[name .. ".bias"])
-                end
-                local x = tensors[name .. ".input"]
-                assert.tensor_near(conv(x), tensors[name .. ".output"], tolerance, "output")
-                local grad_input = conv:backward(x, tensors[name .. ".grad_output"])
-                assert.tensor_near(grad_input, tensors[name .. ".grad_input"], tolerance,
-                    "grad_input")
-                assert.tensor_near(conv.weight.grad, tensors[name .. ".grad_weight"], tolerance,
-                    "grad_weight")
-                if config.bias then
-                    assert.tensor_near(conv.bias.grad, tensors[name .. ".grad_bias"], tolerance,
-                        "grad_bias")
-                end
-            end)
+            local config = json.decode(metadata[name])
+            for _, algorithm in ipairs(algorithms_for(config)) do
+                it("matches case " .. name .. ", " .. algorithm, function()
+                    local conv = nn.Conv2d(config.in_channels, config.out_channels,
+                        config.kernel_size, {
+                            stride = config.stride, padding = config.padding,
+                            dilation = config.dilation, groups = config.groups, bias = config.bias,
+                        }):set_algorithm(algorithm)
+                    conv.weight:copy_(tensors[name .. ".weight"])
+                    if config.bias then
+                        conv.bias:copy_(tensors[name .. ".bias"])
+                    end
+                    local x = tensors[name .. ".input"]
+                    assert.tensor_near(conv(x), tensors[name .. ".output"], tolerance, "output")
+                    local grad_input = conv:backward(x, tensors[name .. ".grad_output"])
+                    assert.tensor_near(grad_input, tensors[name .. ".grad_input"], tolerance,
+                        "grad_input")
+                    assert.tensor_near(conv.weight.grad, tensors[name .. ".grad_weight"],
+                        tolerance, "grad_weight")
+                    if config.bias then
+                        assert.tensor_near(conv.bias.grad, tensors[name .. ".grad_bias"],
+                            tolerance, "grad_bias")
+                    end
+                end)
+            end
         end
     end)
 end)

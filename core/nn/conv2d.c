@@ -226,7 +226,7 @@ static void plan_kernel(plan *p)
         .groups = p->groups,
         .out_channels = p->group_out_channels,
     };
-    if (g->stride[0] != 1 || g->stride[1] != 1)
+    if (!ln_patch_weight_grad_supported(&p->patch_conv))
         return;
     p->weight_grad = PATH_KERNEL;
     ln_patch_geometry t = *g;

@@ -207,16 +207,25 @@ static int64_t patch_thread_floats(const patch_layout *l)
            l->kernel->max_rows * LN_GEMM_PANEL + l->pixel_block;
 }
 
-static bool unit_stride(const ln_patch_conv *c)
+/* Whether the stride-1 paths apply: they address a group's padded planes
+ * through int32 offsets. */
+static bool in_place(const ln_patch_conv *c)
 {
-    return c->geometry.stride[0] == 1 && c->geometry.stride[1] == 1;
+    const ln_patch_geometry *g = &c->geometry;
+    int64_t plane = (g->height + 2 * g->padding[0]) * (g->width + 2 * g->padding[1]);
+    return g->stride[0] == 1 && g->stride[1] == 1 && (g->channels + 1) * plane < INT32_MAX;
+}
+
+bool ln_patch_weight_grad_supported(const ln_patch_conv *c)
+{
+    return in_place(c);
 }
 
 static int64_t shifted_workspace_size(const ln_patch_conv *c);
 
 int64_t ln_patch_forward_workspace(const ln_patch_conv *c)
 {
-    if (unit_stride(c))
+    if (in_place(c))
         return shifted_workspace_size(c);
     patch_layout l = make_patch_layout(c);
     return l.threads * patch_thread_floats(&l);
@@ -334,7 +343,7 @@ static ln_status shifted_forward(float *output, const float *input, const float 
 ln_status ln_patch_forward(float *output, const float *input, const float *weight,
                            const float *bias, const ln_patch_conv *c, float *workspace)
 {
-    if (unit_stride(c))
+    if (in_place(c))
         return shifted_forward(output, input, weight, bias, c, workspace);
     const patch_layout l = make_patch_layout(c);
     const int64_t units = c->batch * c->groups * l.pixel_blocks * l.parts;

@@ -16,6 +16,7 @@
 #ifndef LUNET_NN_IM2COL_H
 #define LUNET_NN_IM2COL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -54,11 +55,15 @@ int64_t ln_patch_forward_workspace(const ln_patch_conv *c);
 ln_status ln_patch_forward(float *output, const float *input, const float *weight,
                            const float *bias, const ln_patch_conv *c, float *workspace);
 
+/* Whether ln_patch_weight_grad handles this convolution: stride 1, and
+ * planes small enough to address with 32-bit offsets. */
+bool ln_patch_weight_grad_supported(const ln_patch_conv *c);
+
 /* Floats of workspace that ln_patch_weight_grad needs. */
 int64_t ln_patch_weight_grad_workspace(const ln_patch_conv *c);
 
 /* [OUT] grad_weight += the gradient of the convolution's weight, for
- * grad_output of the output's shape; stride 1 only. On the OpenMP threads;
+ * grad_output of the output's shape, where supported. On the OpenMP threads;
  * polls ln_interrupted() and returns LN_EINTR with grad_weight partly
  * summed. */
 ln_status ln_patch_weight_grad(float *grad_weight, const float *input,
