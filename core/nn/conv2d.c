@@ -195,6 +195,8 @@ static void plan_winograd(plan *p)
         .padding = {g->padding[0], g->padding[1]},
         .weight_stride = {channels * 9, 9},
     };
+    if (ln_winograd_weight_grad_supported(&p->forward_problem))
+        p->weight_grad = PATH_WINOGRAD;
     /* grad_input is the convolution of grad_output with the flipped,
      * transposed filters, padded by 2 - padding. */
     if (g->padding[0] > 2 || g->padding[1] > 2)
@@ -398,6 +400,8 @@ static int64_t workspace_floats(const plan *p)
         floats = max64(floats, ln_winograd_workspace_size(&p->forward_problem));
     if (p->input_grad == PATH_WINOGRAD)
         floats = max64(floats, ln_winograd_workspace_size(&p->backward_problem));
+    if (p->weight_grad == PATH_WINOGRAD)
+        floats = max64(floats, ln_winograd_weight_grad_workspace_size(&p->forward_problem));
     return floats;
 }
 
@@ -788,10 +792,13 @@ ln_status ln_conv2d_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_t
         return status;
 
     const float *x = ln_data(&o.x), *w = ln_data(&o.w), *gy = ln_data(&o.gy);
-    if (grad_weight && p.weight_grad == PATH_KERNEL) {
+    if (grad_weight && p.weight_grad == PATH_KERNEL)
         status = ln_patch_weight_grad(ln_data(grad_weight), x, gy, &p.patch_conv, workspace);
+    if (grad_weight && p.weight_grad == PATH_WINOGRAD)
+        status = ln_winograd_weight_grad(ln_data(grad_weight), x, gy, &p.forward_problem,
+                                         workspace);
+    if (p.weight_grad != PATH_BLAS)
         grad_weight = NULL;
-    }
     if (grad_input && !status && p.input_grad != PATH_BLAS) {
         status = input_grad(&p, ln_data(grad_input), gy, w, workspace);
         grad_input = NULL;

@@ -102,6 +102,21 @@ static layout make_layout(const ln_winograd_problem *p)
     return l;
 }
 
+/* Floats between the points of a transformed input of `panels` panels and
+ * `channels` channels. The extra cache line keeps the 36 vectors a
+ * transform stores from falling into one L1 set, which a stride that is a
+ * multiple of 4 KiB would do. */
+static int64_t point_stride(int64_t panels, int64_t channels)
+{
+    return panels * channels * PANEL_TILES + LANES;
+}
+
+/* Floats of the transformed input of one tile block. */
+static int64_t block_input_floats(const layout *l, int64_t channels)
+{
+    return POINTS * point_stride(l->tile_block / PANEL_TILES, channels);
+}
+
 /* The workspace holds one slab of transformed weights, the shared input of
  * a chunk, then per thread its products and its fused input. */
 static int64_t weight_floats(const layout *l)
@@ -111,12 +126,13 @@ static int64_t weight_floats(const layout *l)
 
 static int64_t shared_floats(const layout *l)
 {
-    return POINTS * l->p.channels * l->chunk;
+    return l->fused ? 0 : l->chunk / l->tile_block * block_input_floats(l, l->p.channels);
 }
 
 static int64_t thread_floats(const layout *l)
 {
-    return POINTS * (l->out_block + l->channel_block) * l->tile_block;
+    return POINTS * l->out_block * l->tile_block +
+           (l->fused ? block_input_floats(l, l->channel_block) : 0);
 }
 
 int64_t ln_winograd_workspace_size(const ln_winograd_problem *p)
@@ -337,6 +353,24 @@ __attribute__((target("avx512f"))) static void fill_avx512(float *dst, const flo
     }
 }
 
+/* A batch of planes that tiles are read from: the input, whose tiles are
+ * 6x6 patches (4 rows apart, starting padding rows above), or grad_output,
+ * whose tiles are its own 4x4 blocks (padding 0). */
+typedef struct planes {
+    const float *data;
+    int64_t channels, height, width;
+    int64_t padding[2];
+} planes;
+
+/* Where a transform stores its 36 vectors of group g of 16 tiles and
+ * channel c: v + xi * point + c * channel + g / 2 * panel + g % 2 * 16. The
+ * GEMM wants [xi][panel][channel][32] (channel = 32); the dot products of
+ * the weight gradient want rows of tiles, [xi][channel][tile] (panel =
+ * 32). */
+typedef struct placement {
+    int64_t point, channel, panel;
+} placement;
+
 /* The tiles of one row of tiles inside a range of tiles: [begin, end),
  * counted from the range's first tile, the spare tile included; image and
  * tile_row place the row, image = -1 past the batch. */
@@ -376,39 +410,37 @@ static int split_tiles(segment *out, const layout *l, int64_t first, int64_t cou
 
 /* Fills dst with row `line` (0..5) of the patches of the tiles in
  * segments: position 4 * tile + j holds column j of the tile. */
-INLINE void build_line(float *dst, const segment *segments, int count, const float *x,
-                       const layout *l, int64_t channel, int line, bool avx512)
+INLINE void build_line(float *dst, const segment *segments, int count, const planes *x,
+                       int64_t channel, int line, bool avx512)
 {
-    const int64_t height = l->p.height, width = l->p.width;
     for (int i = 0; i < count; i++) {
         const segment *s = &segments[i];
-        int64_t ih = s->tile_row * TILE - l->p.padding[0] + line;
+        int64_t ih = s->tile_row * TILE - x->padding[0] + line;
         const float *src = NULL;
-        if (s->image >= 0 && ih >= 0 && ih < height)
-            src = x + ((s->image * l->p.channels + channel) * height + ih) * width;
+        if (s->image >= 0 && ih >= 0 && ih < x->height)
+            src = x->data + ((s->image * x->channels + channel) * x->height + ih) * x->width;
         /* Position p holds input column p - 4 * (begin - column) - padding. */
-        (avx512 ? fill_avx512 : fill_portable)(
-            dst + TILE * s->begin, src, TILE * s->column - l->p.padding[1], width,
-            TILE * (s->end - s->begin));
+        (avx512 ? fill_avx512 : fill_portable)(dst + TILE * s->begin, src,
+                                               TILE * s->column - x->padding[1], x->width,
+                                               TILE * (s->end - s->begin));
     }
 }
 
 /* Transforms the patches of tiles [first, first + 32 * panels) for input
- * channels [channel, channel + count) into v, which points at the slot of
- * the first of them in a V of channel_count channels. */
-INLINE void input_task_body(float *v, const float *x, const layout *l, int64_t first,
-                            int64_t panels, int64_t channel, int64_t count,
-                            int64_t channel_count, bool avx512)
+ * channels [channel, channel + count) of x into v, placed as `at` says
+ * with v at the slot of channel `channel`. */
+INLINE void input_task_body(float *v, const placement *at, const planes *x, const layout *l,
+                            int64_t first, int64_t panels, int64_t channel, int64_t count,
+                            bool avx512)
 {
     float lines[ALPHA][LINE_BUFFER];
     const int64_t groups = 2 * panels;
-    const int64_t point_stride = panels * channel_count * PANEL_TILES;
     /* The last group's columns 4 and 5 are the next tile's 0 and 1. */
     segment segments[MAX_SEGMENTS];
     int parts = split_tiles(segments, l, first, LANES * groups + 1);
     for (int64_t c = 0; c < count; c++) {
         for (int i = 0; i < ALPHA; i++)
-            build_line(lines[i], segments, parts, x, l, channel + c, i, avx512);
+            build_line(lines[i], segments, parts, x, channel + c, i, avx512);
 
         for (int64_t g = 0; g < groups; g++) {
             v16 columns[ALPHA][ALPHA], rows[ALPHA][ALPHA], points[ALPHA];
@@ -420,29 +452,107 @@ INLINE void input_task_body(float *v, const float *x, const layout *l, int64_t f
                 for (int i = 0; i < ALPHA; i++)
                     rows[i][j] = points[i];
             }
-            float *dst = v + ((g / 2) * channel_count + c) * PANEL_TILES + g % 2 * LANES;
+            float *dst = v + c * at->channel + g / 2 * at->panel + g % 2 * LANES;
             for (int i = 0; i < ALPHA; i++) {
                 input_points(points, rows[i][0], rows[i][1], rows[i][2], rows[i][3],
                              rows[i][4], rows[i][5]);
                 for (int j = 0; j < ALPHA; j++)
-                    store16(dst + (i * ALPHA + j) * point_stride, points[j]);
+                    store16(dst + (i * ALPHA + j) * at->point, points[j]);
             }
         }
     }
 }
 
 __attribute__((target("avx512f"))) static void
-input_task_avx512(float *v, const float *x, const layout *l, int64_t first, int64_t panels,
-                  int64_t channel, int64_t count, int64_t channel_count)
+input_task_avx512(float *v, const placement *at, const planes *x, const layout *l,
+                  int64_t first, int64_t panels, int64_t channel, int64_t count)
 {
-    input_task_body(v, x, l, first, panels, channel, count, channel_count, true);
+    input_task_body(v, at, x, l, first, panels, channel, count, true);
 }
 
-static void input_task_portable(float *v, const float *x, const layout *l, int64_t first,
-                                int64_t panels, int64_t channel, int64_t count,
-                                int64_t channel_count)
+static void input_task_portable(float *v, const placement *at, const planes *x, const layout *l,
+                                int64_t first, int64_t panels, int64_t channel, int64_t count)
 {
-    input_task_body(v, x, l, first, panels, channel, count, channel_count, false);
+    input_task_body(v, at, x, l, first, panels, channel, count, false);
+}
+
+/* ---- grad_output ------------------------------------------------------------
+ * The weight gradient of a tile is the correlation of its 6x6 input patch
+ * with its 4x4 block of grad_output, a Winograd F(3x3, 4x4) whose matrices
+ * are those of F(4x4, 3x3) with the roles of G and A exchanged:
+ *
+ *     grad_weight = G^T [(A gy A^T) .* (B^T d B)] G,
+ *
+ * summed over tiles, where the sum can happen between the brackets. */
+
+/* out = A m for one column of 4 grad_output values (A = the transpose of
+ * A^T above: rows 1 0 0 0, 1 1 1 1, 1 -1 1 -1, 1 2 4 8, 1 -2 4 -8, 0 0 0 1). */
+INLINE void grad_points(v16 out[ALPHA], v16 m0, v16 m1, v16 m2, v16 m3)
+{
+    v16 even = m0 + m2, odd = m1 + m3;
+    v16 even4 = m0 + splat(4.0f) * m2, odd4 = splat(2.0f) * m1 + splat(8.0f) * m3;
+    out[0] = m0;
+    out[1] = even + odd;
+    out[2] = even - odd;
+    out[3] = even4 + odd4;
+    out[4] = even4 - odd4;
+    out[5] = m3;
+}
+
+/* Splits the 64 floats from p into four vectors: out[j] lane t = p[4t + j]. */
+INLINE void deinterleave4(v16 out[TILE], const float *p)
+{
+    v16 columns[ALPHA];
+    deinterleave(columns, p);
+    for (int j = 0; j < TILE; j++)
+        out[j] = columns[j];
+}
+
+/* Transforms the 4x4 blocks of tiles [first, first + 32 * panels) for
+ * grad_output channels [channel, channel + count) into v, placed as `at`
+ * says. */
+INLINE void grad_task_body(float *v, const placement *at, const planes *gy, const layout *l,
+                           int64_t first, int64_t panels, int64_t channel, int64_t count,
+                           bool avx512)
+{
+    float lines[TILE][LINE_BUFFER];
+    const int64_t groups = 2 * panels;
+    segment segments[MAX_SEGMENTS];
+    int parts = split_tiles(segments, l, first, LANES * groups + 1);
+    for (int64_t c = 0; c < count; c++) {
+        for (int i = 0; i < TILE; i++)
+            build_line(lines[i], segments, parts, gy, channel + c, i, avx512);
+
+        for (int64_t g = 0; g < groups; g++) {
+            v16 columns[TILE][TILE], rows[ALPHA][TILE], points[ALPHA];
+            for (int i = 0; i < TILE; i++)
+                deinterleave4(columns[i], lines[i] + TILE * LANES * g);
+            for (int j = 0; j < TILE; j++) {
+                grad_points(points, columns[0][j], columns[1][j], columns[2][j], columns[3][j]);
+                for (int i = 0; i < ALPHA; i++)
+                    rows[i][j] = points[i];
+            }
+            float *dst = v + c * at->channel + g / 2 * at->panel + g % 2 * LANES;
+            for (int i = 0; i < ALPHA; i++) {
+                grad_points(points, rows[i][0], rows[i][1], rows[i][2], rows[i][3]);
+                for (int j = 0; j < ALPHA; j++)
+                    store16(dst + (i * ALPHA + j) * at->point, points[j]);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+grad_task_avx512(float *v, const placement *at, const planes *gy, const layout *l,
+                 int64_t first, int64_t panels, int64_t channel, int64_t count)
+{
+    grad_task_body(v, at, gy, l, first, panels, channel, count, true);
+}
+
+static void grad_task_portable(float *v, const placement *at, const planes *gy, const layout *l,
+                               int64_t first, int64_t panels, int64_t channel, int64_t count)
+{
+    grad_task_body(v, at, gy, l, first, panels, channel, count, false);
 }
 
 /* ---- Output ---------------------------------------------------------------
@@ -552,12 +662,19 @@ typedef struct operands {
     bool avx512;
 } operands;
 
+/* Transforms input channels [channel, channel + count) of tiles [first,
+ * first + 32 * panels) into the GEMM's layout, for a V of channel_count
+ * channels with v at the slot of channel `channel`. */
 static void transform_input(const operands *o, const layout *l, float *v, int64_t first,
                             int64_t panels, int64_t channel, int64_t count,
                             int64_t channel_count)
 {
-    (o->avx512 ? input_task_avx512 : input_task_portable)(v, o->x, l, first, panels, channel,
-                                                          count, channel_count);
+    const placement at = {point_stride(panels, channel_count), PANEL_TILES,
+                          channel_count * PANEL_TILES};
+    const planes x = {o->x, l->p.channels, l->p.height, l->p.width,
+                      {l->p.padding[0], l->p.padding[1]}};
+    (o->avx512 ? input_task_avx512 : input_task_portable)(v, &at, &x, l, first, panels, channel,
+                                                          count);
 }
 
 /* A unit of work: tiles [first, first + count), GEMM row blocks [block,
@@ -577,6 +694,7 @@ static void multiply(const layout *l, const unit *t, const float *u, const float
     const int64_t row0 = ln_gemm_row_start(t->block, t->slab, slab_blocks);
     const int64_t out_count =
         ln_gemm_row_start(t->block + t->blocks, t->slab, slab_blocks) - row0;
+    const int64_t point = point_stride(panels, depth);
     for (int64_t xi = 0; xi < POINTS; xi++) {
         for (int64_t b = t->block; b < t->block + t->blocks; b++) {
             int64_t start = ln_gemm_row_start(b, t->slab, slab_blocks);
@@ -586,7 +704,7 @@ static void multiply(const layout *l, const unit *t, const float *u, const float
                                              .c_half = out_count * POINTS * LANES};
             for (int64_t q = 0; q < panels; q++) {
                 float *c = m + ((2 * q * out_count + start - row0) * POINTS + xi) * LANES;
-                l->kernel->block(depth, a, v + (xi * panels + q) * depth * PANEL_TILES, c,
+                l->kernel->block(depth, a, v + xi * point + q * depth * PANEL_TILES, c,
                                  &strides, height, c0 > 0);
             }
         }
@@ -671,7 +789,8 @@ static void run_units(const operands *o, const layout *l, const float *u, const 
         t.block = i % parts * l->unit_row_blocks;
         t.blocks = min64(l->unit_row_blocks, blocks - t.block);
         if (shared)
-            v = (float *)shared + (t.first - first) * POINTS * l->p.channels;
+            v = (float *)shared +
+                (t.first - first) / l->tile_block * block_input_floats(l, l->p.channels);
         run_unit(o, l, &t, u, v, m);
     }
 }
@@ -690,7 +809,8 @@ static void share_input(const operands *o, const layout *l, float *shared, int64
         int64_t panels = (min64(l->tile_block, first + count - start) + PANEL_TILES - 1) /
                          PANEL_TILES;
         int64_t c0 = i % channel_blocks * CHANNEL_BLOCK;
-        float *v = shared + (start - first) * POINTS * channels + c0 * PANEL_TILES;
+        float *v = shared + (start - first) / l->tile_block * block_input_floats(l, channels) +
+                   c0 * PANEL_TILES;
         transform_input(o, l, v, start, panels, c0, min64(CHANNEL_BLOCK, channels - c0),
                         channels);
     }
@@ -709,7 +829,9 @@ ln_status ln_winograd_run(float *output, const float *input, const float *weight
 #pragma omp parallel num_threads(l.threads)
     {
         float *local = shared + shared_floats(&l) + omp_get_thread_num() * thread_floats(&l);
-        for (int64_t k0 = 0; k0 < p->out_channels && !should_stop(&state); k0 += l.slab) {
+        /* Every thread runs every worksharing loop, so none waits at a
+         * barrier the others skip; an interrupt only empties the units. */
+        for (int64_t k0 = 0; k0 < p->out_channels; k0 += l.slab) {
             const int64_t slab = min64(l.slab, p->out_channels - k0);
             transform_weights(&o, &l, u, k0, slab);
             if (l.fused) {
@@ -721,6 +843,168 @@ ln_status ln_winograd_run(float *output, const float *input, const float *weight
                 share_input(&o, &l, shared, first, count);
                 run_units(&o, &l, u, shared, local, k0, slab, first, count, &state);
             }
+        }
+    }
+    return state.stopped ? ln_fail(LN_EINTR, "interrupted") : LN_OK;
+}
+
+/* ---- Weight gradient driver -------------------------------------------------
+ * M[xi][k][c] sums GY[xi][k][t] * V[xi][c][t] over every tile t: for each
+ * point a matrix of dot products over tiles, which the dots kernel computes
+ * from rows of tiles. The tiles are transformed a chunk at a time. */
+
+/* M takes at most GRADIENT_FLOATS (16 MiB), and a chunk's transforms at
+ * most GRADIENT_CHUNK_FLOATS (4 MiB, measured best of 16, 4, 2 and 1 MiB on
+ * the Fashion-MNIST VGG's layers: the transforms stay near the cores). */
+#define GRADIENT_FLOATS ((int64_t)1 << 22)
+#define GRADIENT_CHUNK_FLOATS ((int64_t)1 << 20)
+
+bool ln_winograd_weight_grad_supported(const ln_winograd_problem *p)
+{
+    return POINTS * p->channels * p->out_channels <= GRADIENT_FLOATS;
+}
+
+/* Tiles per chunk: a multiple of TILE_BLOCK, at least one block. */
+static int64_t gradient_chunk(const layout *l)
+{
+    int64_t per_tile = POINTS * (l->p.channels + l->p.out_channels);
+    int64_t chunk = GRADIENT_CHUNK_FLOATS / per_tile / TILE_BLOCK * TILE_BLOCK;
+    return chunk < TILE_BLOCK ? TILE_BLOCK : min64(chunk, round_up(l->tiles, TILE_BLOCK));
+}
+
+/* M, the chunk's V and GY, each 64-byte aligned (16 floats of slack). */
+int64_t ln_winograd_weight_grad_workspace_size(const ln_winograd_problem *p)
+{
+    layout l = make_layout(p);
+    int64_t chunk = gradient_chunk(&l);
+    return POINTS * p->channels * p->out_channels +
+           POINTS * ((p->channels + p->out_channels) * chunk + 2 * LANES) + 3 * LANES;
+}
+
+static float *align64(float *p)
+{
+    return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+/* grad_weight[k][c] += G^T M[.][k][c] G, the 3x3 filter of 36 points. */
+static void finish_weight_grad(float *grad_weight, const float *m, const layout *l, int64_t k)
+{
+    static const float g[ALPHA][3] = {
+        {0.25f, 0.0f, 0.0f},
+        {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+        {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+        {1.0f / 24, 1.0f / 12, 1.0f / 6},
+        {1.0f / 24, -1.0f / 12, 1.0f / 6},
+        {0.0f, 0.0f, 1.0f},
+    };
+    const int64_t channels = l->p.channels, plane = l->p.out_channels * channels;
+    for (int64_t c = 0; c < channels; c++) {
+        float half[3][ALPHA] = {{0}};
+        for (int i = 0; i < ALPHA; i++)
+            for (int j = 0; j < ALPHA; j++) {
+                float point = m[(i * ALPHA + j) * plane + k * channels + c];
+                for (int a = 0; a < 3; a++)
+                    half[a][j] += g[i][a] * point;
+            }
+        float *filter = grad_weight + k * l->p.weight_stride[0] + c * l->p.weight_stride[1];
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) {
+                float sum = 0.0f;
+                for (int j = 0; j < ALPHA; j++)
+                    sum += half[a][j] * g[j][b];
+                filter[l->p.flip ? 8 - (a * 3 + b) : a * 3 + b] += sum;
+            }
+    }
+}
+
+/* Transforms the input and grad_output of tiles [first, first + length)
+ * (length a multiple of TILE_BLOCK) into v and gy_points, across the team. */
+static void transform_gradient_chunk(const operands *o, const float *grad_output,
+                                     const layout *l, float *v, float *gy_points, int64_t first,
+                                     int64_t length, progress *state)
+{
+    const int64_t channels = l->p.channels, out_channels = l->p.out_channels;
+    const planes x = {o->x, channels, l->p.height, l->p.width,
+                      {l->p.padding[0], l->p.padding[1]}};
+    const planes gy = {grad_output, out_channels, l->out_height, l->out_width, {0, 0}};
+    const placement input_at = {channels * length + LANES, length, PANEL_TILES};
+    const placement grad_at = {out_channels * length + LANES, length, PANEL_TILES};
+    const int64_t blocks = length / TILE_BLOCK, panels = TILE_BLOCK / PANEL_TILES;
+    const int64_t input_tasks = blocks * ((channels + LANES - 1) / LANES);
+    const int64_t grad_tasks = blocks * ((out_channels + LANES - 1) / LANES);
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < input_tasks + grad_tasks; task++) {
+        if (should_stop(state))
+            continue;
+        bool input = task < input_tasks;
+        int64_t i = input ? task : task - input_tasks;
+        int64_t block = i % blocks, c0 = i / blocks * LANES;
+        int64_t start = first + block * TILE_BLOCK;
+        int64_t count = min64(LANES, (input ? channels : out_channels) - c0);
+        if (input)
+            (o->avx512 ? input_task_avx512 : input_task_portable)(
+                v + c0 * length + block * TILE_BLOCK, &input_at, &x, l, start, panels, c0, count);
+        else
+            (o->avx512 ? grad_task_avx512 : grad_task_portable)(
+                gy_points + c0 * length + block * TILE_BLOCK, &grad_at, &gy, l, start, panels, c0,
+                count);
+    }
+}
+
+ln_status ln_winograd_weight_grad(float *grad_weight, const float *input,
+                                  const float *grad_output, const ln_winograd_problem *p,
+                                  float *workspace)
+{
+    const layout l = make_layout(p);
+    const int64_t channels = p->channels, out_channels = p->out_channels;
+    if (l.tiles == 0 || channels == 0 || out_channels == 0)
+        return LN_OK;
+    const operands o = {NULL, input, NULL, NULL, __builtin_cpu_supports("avx512f")};
+    const int64_t chunk = gradient_chunk(&l), plane = out_channels * channels;
+    float *m = align64(workspace);
+    float *v = align64(m + POINTS * plane);
+    float *gy_points = align64(v + POINTS * (channels * chunk + LANES));
+    const int64_t row_blocks = (out_channels + LN_DOT_ROWS - 1) / LN_DOT_ROWS;
+    progress state = {false};
+
+#pragma omp parallel num_threads(l.threads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < POINTS * plane; i++)
+            m[i] = 0.0f;
+        /* Every thread runs every worksharing loop, so none waits at a
+         * barrier the others skip; an interrupt only empties the tasks. */
+        for (int64_t first = 0; first < l.tiles; first += chunk) {
+            /* Whole blocks of the chunk: tiles past the last are zeros. */
+            const int64_t length = round_up(min64(chunk, l.tiles - first), TILE_BLOCK);
+            transform_gradient_chunk(&o, grad_output, &l, v, gy_points, first, length, &state);
+#pragma omp for schedule(dynamic)
+            for (int64_t task = 0; task < POINTS * row_blocks; task++) {
+                if (should_stop(&state))
+                    continue;
+                int64_t xi = task / row_blocks, k = task % row_blocks * LN_DOT_ROWS;
+                int rows = (int)min64(LN_DOT_ROWS, out_channels - k);
+                const float *a = gy_points + xi * (out_channels * length + LANES) + k * length;
+                const float *b = v + xi * (channels * length + LANES);
+                int32_t offsets[LN_DOT_COLUMNS];
+                for (int64_t c = 0; c < channels; c += LN_DOT_COLUMNS) {
+                    int columns = (int)min64(LN_DOT_COLUMNS, channels - c);
+                    for (int j = 0; j < columns; j++)
+                        offsets[j] = (int32_t)((c + j) * length);
+                    l.kernel->dots(length, a, length, rows, b, offsets, columns,
+                                   m + xi * plane + k * channels + c, channels);
+                }
+            }
+        }
+        /* After the barrier no thread changes state.stopped, so all agree. */
+#pragma omp barrier
+        bool stopped;
+#pragma omp atomic read
+        stopped = state.stopped;
+        if (!stopped) {
+#pragma omp for schedule(static)
+            for (int64_t k = 0; k < out_channels; k++)
+                finish_weight_grad(grad_weight, m, &l, k);
         }
     }
     return state.stopped ? ln_fail(LN_EINTR, "interrupted") : LN_OK;

@@ -52,4 +52,19 @@ int64_t ln_winograd_workspace_size(const ln_winograd_problem *p);
 ln_status ln_winograd_run(float *output, const float *input, const float *weight,
                           const float *bias, const ln_winograd_problem *p, float *workspace);
 
+/* Whether ln_winograd_weight_grad takes this problem: its 36 matrices of
+ * out_channels x channels sums must fit the workspace bound (16 MiB). */
+bool ln_winograd_weight_grad_supported(const ln_winograd_problem *p);
+
+/* Floats of workspace that ln_winograd_weight_grad needs. */
+int64_t ln_winograd_weight_grad_workspace_size(const ln_winograd_problem *p);
+
+/* [OUT] grad_weight += the gradient of the weight of the forward problem p
+ * (as ln_winograd_run reads it) for grad_output of the output's shape, by
+ * Winograd F(3x3, 4x4). Polls ln_interrupted() and returns LN_EINTR with
+ * grad_weight unchanged. */
+ln_status ln_winograd_weight_grad(float *grad_weight, const float *input,
+                                  const float *grad_output, const ln_winograd_problem *p,
+                                  float *workspace);
+
 #endif
