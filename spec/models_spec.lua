@@ -235,4 +235,19 @@ describe("the shipped Fashion-MNIST weights", function()
         model:evaluate()
         luassert.is_distribution(lunet.softmax(model(lunet.rand(2, 1, 28, 28))), 2)
     end)
+
+    it("classify most Fashion-MNIST test images right", function()
+        local tensors, metadata = lunet.load("models/weights/fashion_vgg.safetensors")
+        local model = fashion_vgg({ width = tonumber(metadata.width) })
+        model:load_state_dict(tensors)
+        model:evaluate()
+        local images, labels = lunet.data.fashion_mnist("test")
+        local count = 1000
+        local logits = model(images:narrow(1, 1, count))
+        local correct = logits:argmax(2):eq(labels:narrow(1, 1, count)):sum()
+        -- The full test set scores 93.62%; the first 1000 images alone
+        -- must stay above 90%.
+        assert.is_true(correct / count > 0.90, "accuracy " .. correct / count)
+        luassert.is_distribution(lunet.softmax(logits, 2), 2, 1e-6)
+    end)
 end)
