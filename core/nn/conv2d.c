@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_conv.h"
 #include "gemm_kernel.h"
 #include "internal.h"
 #include "nn/im2col.h"
@@ -39,8 +40,8 @@ typedef struct plan {
     bool direct;                   /* one sample per GEMM and no patch matrix */
     path forward, weight_grad, input_grad;
     ln_winograd_problem forward_problem, backward_problem;
-    ln_patch_conv patch_conv;      /* the convolution, for the GEMM kernel */
-    ln_patch_conv transposed_conv; /* grad_input as a convolution of grad_output */
+    ln_gemm_conv patch_conv;      /* the convolution, for the GEMM kernel */
+    ln_gemm_conv transposed_conv; /* grad_input as a convolution of grad_output */
     int out_ndim;
     int64_t out_shape[4];
     ln_patch_geometry geometry;
@@ -222,13 +223,13 @@ static void plan_kernel(plan *p)
 {
     const ln_patch_geometry *g = &p->geometry;
     p->forward = PATH_KERNEL;
-    p->patch_conv = (ln_patch_conv){
+    p->patch_conv = (ln_gemm_conv){
         .geometry = *g,
         .batch = p->batch,
         .groups = p->groups,
         .out_channels = p->group_out_channels,
     };
-    if (!ln_patch_weight_grad_supported(&p->patch_conv))
+    if (!ln_gemm_conv_weight_grad_supported(&p->patch_conv))
         return;
     p->weight_grad = PATH_KERNEL;
     ln_patch_geometry t = *g;
@@ -243,7 +244,7 @@ static void plan_kernel(plan *p)
             return;
     }
     p->input_grad = PATH_KERNEL;
-    p->transposed_conv = (ln_patch_conv){
+    p->transposed_conv = (ln_gemm_conv){
         .geometry = t,
         .batch = p->batch,
         .groups = p->groups,
@@ -390,12 +391,12 @@ static int64_t workspace_floats(const plan *p)
         floats = (p->patch + staging) * block_columns(p);
     }
     if (p->forward == PATH_KERNEL)
-        floats = max64(floats, ln_patch_forward_workspace(&p->patch_conv));
+        floats = max64(floats, ln_gemm_conv_forward_workspace(&p->patch_conv));
     if (p->weight_grad == PATH_KERNEL)
-        floats = max64(floats, ln_patch_weight_grad_workspace(&p->patch_conv));
+        floats = max64(floats, ln_gemm_conv_weight_grad_workspace(&p->patch_conv));
     if (p->input_grad == PATH_KERNEL)
         floats = max64(floats, flipped_floats(p) +
-                                   ln_patch_forward_workspace(&p->transposed_conv));
+                                   ln_gemm_conv_forward_workspace(&p->transposed_conv));
     if (p->forward == PATH_WINOGRAD)
         floats = max64(floats, ln_winograd_workspace_size(&p->forward_problem));
     if (p->input_grad == PATH_WINOGRAD)
@@ -595,7 +596,7 @@ ln_status ln_conv2d_forward(ln_tensor *output, const ln_tensor *input, const ln_
             status = ln_winograd_run(y, ln_data(&o.x), ln_data(&o.w), bias_data,
                                      &p.forward_problem, workspace);
         else
-            status = ln_patch_forward(y, ln_data(&o.x), ln_data(&o.w), bias_data, &p.patch_conv,
+            status = ln_gemm_conv_forward(y, ln_data(&o.x), ln_data(&o.w), bias_data, &p.patch_conv,
                                       workspace);
         ln_tensor_release(&b);
         release_operands(&o);
@@ -748,7 +749,7 @@ static ln_status input_grad(const plan *p, float *gx, const float *gy, const flo
                 for (int64_t t = 0; t < taps; t++)
                     flipped[((g * in + c) * out + k) * taps + taps - 1 - t] =
                         w[((g * out + k) * in + c) * taps + t];
-    return ln_patch_forward(gx, gy, flipped, NULL, &p->transposed_conv,
+    return ln_gemm_conv_forward(gx, gy, flipped, NULL, &p->transposed_conv,
                             workspace + flipped_floats(p));
 }
 
@@ -793,7 +794,7 @@ ln_status ln_conv2d_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_t
 
     const float *x = ln_data(&o.x), *w = ln_data(&o.w), *gy = ln_data(&o.gy);
     if (grad_weight && p.weight_grad == PATH_KERNEL)
-        status = ln_patch_weight_grad(ln_data(grad_weight), x, gy, &p.patch_conv, workspace);
+        status = ln_gemm_conv_weight_grad(ln_data(grad_weight), x, gy, &p.patch_conv, workspace);
     if (grad_weight && p.weight_grad == PATH_WINOGRAD)
         status = ln_winograd_weight_grad(ln_data(grad_weight), x, gy, &p.forward_problem,
                                          workspace);

@@ -16,10 +16,7 @@
 #ifndef LUNET_NN_IM2COL_H
 #define LUNET_NN_IM2COL_H
 
-#include <stdbool.h>
 #include <stdint.h>
-
-#include "status.h"
 
 typedef struct ln_patch_geometry {
     int64_t channels, height, width;  /* input planes */
@@ -36,38 +33,10 @@ void ln_im2col(float *col, const float *input, int64_t sample_stride, int64_t sa
 void ln_col2im(float *input, int64_t sample_stride, int64_t samples, const float *col,
                const ln_patch_geometry *g, int64_t first_row, int64_t row_count);
 
-/* A whole convolution through the GEMM kernel: batch samples of groups
- * groups, each group mapping geometry.channels input channels (planes of
- * contiguous input) to out_channels output channels. */
-typedef struct ln_patch_conv {
-    ln_patch_geometry geometry;
-    int64_t batch, groups, out_channels;
-} ln_patch_conv;
-
-/* Floats of workspace that ln_patch_forward needs. */
-int64_t ln_patch_forward_workspace(const ln_patch_conv *c);
-
-/* [OUT] output = the convolution of input with weight (out_channels *
- * groups, channels, kernel[0], kernel[1]), plus bias (NULL for none), on
- * the OpenMP threads. The patch matrix is built a block at a time and never
- * whole. Polls ln_interrupted() and returns LN_EINTR, the output partly
- * written. */
-ln_status ln_patch_forward(float *output, const float *input, const float *weight,
-                           const float *bias, const ln_patch_conv *c, float *workspace);
-
-/* Whether ln_patch_weight_grad handles this convolution: stride 1, and
- * planes small enough to address with 32-bit offsets. */
-bool ln_patch_weight_grad_supported(const ln_patch_conv *c);
-
-/* Floats of workspace that ln_patch_weight_grad needs. */
-int64_t ln_patch_weight_grad_workspace(const ln_patch_conv *c);
-
-/* [OUT] grad_weight += the gradient of the convolution's weight, for
- * grad_output of the output's shape, where supported. On the OpenMP threads;
- * polls ln_interrupted() and returns LN_EINTR with grad_weight partly
- * summed. */
-ln_status ln_patch_weight_grad(float *grad_weight, const float *input,
-                               const float *grad_output, const ln_patch_conv *c,
-                               float *workspace);
+/* Writes the patch-matrix row of tap (ki, kj) of one input plane over output
+ * positions [first, first + count) in row-major order, which may span
+ * several output rows, into dst[0 .. count). */
+void ln_patch_row(float *dst, const float *plane, const ln_patch_geometry *g, int64_t ki,
+                  int64_t kj, int64_t first, int64_t count);
 
 #endif
