@@ -34,6 +34,19 @@ static bool should_stop(bool *stopped)
     return stop;
 }
 
+/* The GEMM row blocks of output channels per unit: at most `most`, and
+ * few enough that, with `units` units per part, every one of the threads
+ * gets UNITS_PER_THREAD units. */
+static int64_t blocks_per_part(int64_t row_blocks, int64_t units, int threads, int64_t most)
+{
+    int64_t blocks = min64(row_blocks, most);
+    if (units > 0 && units < UNITS_PER_THREAD * threads) {
+        int64_t parts = (UNITS_PER_THREAD * threads + units - 1) / units;
+        blocks = min64(blocks, (row_blocks + parts - 1) / parts);
+    }
+    return blocks < 1 ? 1 : blocks;
+}
+
 /* Copies rows x depth of a row-major matrix (row stride ld) into packed,
  * step by step: packed[d * rows + r] = a[r * ld + d]; and asks the cache
  * for the rows' next depth floats, which the next call is likely to want. */
@@ -106,11 +119,8 @@ static patch_layout make_patch_layout(const ln_gemm_conv *c)
     l.pixel_blocks = (l.out_plane + l.pixel_block - 1) / l.pixel_block;
     l.row_blocks = ln_gemm_row_blocks(c->out_channels, l.kernel->max_rows);
 
-    int64_t units = c->batch * c->groups * l.pixel_blocks;
-    l.parts = 1;
-    if (units > 0 && units < UNITS_PER_THREAD * l.threads)
-        l.parts = min64(l.row_blocks, (UNITS_PER_THREAD * l.threads + units - 1) / units);
-    l.part_blocks = (l.row_blocks + l.parts - 1) / l.parts;
+    l.part_blocks = blocks_per_part(l.row_blocks, c->batch * c->groups * l.pixel_blocks,
+                                    l.threads, l.row_blocks);
     l.parts = (l.row_blocks + l.part_blocks - 1) / l.part_blocks;
     return l;
 }
@@ -283,13 +293,8 @@ static shifted_layout make_shifted_layout(const ln_gemm_conv *c)
 
     const int rows = l.kernel->max_rows;
     l.row_blocks = ln_gemm_row_blocks(c->out_channels, rows);
-    l.part_blocks = min64(l.row_blocks, PART_ROWS / rows);
-    int64_t units = l.chunk * c->groups * l.spans;
-    if (units > 0 && units < UNITS_PER_THREAD * l.threads) {
-        int64_t parts = (UNITS_PER_THREAD * l.threads + units - 1) / units;
-        int64_t blocks = (l.row_blocks + parts - 1) / parts;
-        l.part_blocks = blocks < l.part_blocks ? blocks : l.part_blocks;
-    }
+    l.part_blocks = blocks_per_part(l.row_blocks, l.chunk * c->groups * l.spans, l.threads,
+                                    PART_ROWS / rows);
     l.parts = (l.row_blocks + l.part_blocks - 1) / l.part_blocks;
     return l;
 }
