@@ -420,9 +420,18 @@ INLINE void build_line(float *dst, const segment *segments, int count, const pla
         if (s->image >= 0 && ih >= 0 && ih < x->height)
             src = x->data + ((s->image * x->channels + channel) * x->height + ih) * x->width;
         /* Position p holds input column p - 4 * (begin - column) - padding. */
-        (avx512 ? fill_avx512 : fill_portable)(dst + TILE * s->begin, src,
-                                               TILE * s->column - x->padding[1], x->width,
-                                               TILE * (s->end - s->begin));
+        const int64_t shift = TILE * s->column - x->padding[1];
+        const int64_t count = TILE * (s->end - s->begin);
+        (avx512 ? fill_avx512 : fill_portable)(dst + TILE * s->begin, src, shift, x->width,
+                                               count);
+        /* The same row of the next channel is read next: ask for it now,
+         * as the hardware prefetcher starts late on short rows. */
+        if (src && channel + 1 < x->channels) {
+            const float *next = src + x->height * x->width;
+            int64_t lo = shift > 0 ? shift : 0, hi = min64(shift + count, x->width);
+            for (int64_t i = lo; i < hi; i += LANES)
+                __builtin_prefetch(next + i);
+        }
     }
 }
 
@@ -601,6 +610,10 @@ INLINE void write_group(float *y, const float lines[TILE][TILE * LANES], const s
                                  out_width + ow;
             (avx512 ? add_avx512 : add_portable)(dst, lines[r] + (begin - first) * TILE, bias,
                                                  width);
+            /* The next channel's row is written next: fetch it for writing. */
+            if (channel + 1 < l->p.out_channels)
+                for (int64_t i = 0; i < width; i += LANES)
+                    __builtin_prefetch(dst + out_height * out_width + i, 1);
         }
     }
 }
