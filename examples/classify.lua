@@ -113,18 +113,43 @@ local function load_labels(path)
     return ordered
 end
 
+-- Reads a safetensors file, ending the run with a one-line message when it
+-- is unreadable.
+local function read_weights(path)
+    local ok, tensors, metadata = pcall(lunet.load, path)
+    if not ok then
+        fail(tostring(tensors))
+    end
+    return tensors, metadata
+end
+
+-- Copies tensors into model, ending the run with a one-line message when
+-- they do not fit it.
+local function load_weights(model, tensors, path, name)
+    local ok, report = pcall(model.load_state_dict, model, tensors, { strict = false })
+    if not ok then
+        fail(tostring(report))
+    end
+    local faults = #report.missing + #report.unexpected + #report.mismatched
+    if faults > 0 then
+        fail(string.format("%s does not hold %s weights: %d missing, %d unexpected and %d " ..
+            "mismatched tensors (first missing: %s)", path, name, #report.missing,
+            #report.unexpected, #report.mismatched, report.missing[1] or "none"))
+    end
+end
+
 local function build_model(name, weights)
     local model, metadata
     if name == "fashion_vgg" then
+        local path = weights or DEFAULT_WEIGHTS
         local tensors
-        tensors, metadata = lunet.load(weights or DEFAULT_WEIGHTS)
-        local width = tonumber(metadata.width) or 32
-        model = models.fashion_vgg({ width = width })
-        model:load_state_dict(tensors)
+        tensors, metadata = read_weights(path)
+        model = models.fashion_vgg({ width = tonumber(metadata.width) or 32 })
+        load_weights(model, tensors, path, name)
     elseif models.vgg[name] then
         model = models.vgg[name]({ init = weights == nil })
         if weights then
-            model:load_state_dict(lunet.load(weights))
+            load_weights(model, read_weights(weights), weights, name)
         else
             io.stderr:write("classify: no --weights given, so ", name,
                 " runs with random weights and its classes mean nothing\n")
@@ -170,6 +195,11 @@ end
 
 local function classify_images(model, options)
     local labels = options.labels and load_labels(options.labels)
+    local classes = model.classifier[#model.classifier].weight:size(1)
+    if labels and #labels < classes then
+        fail(string.format("%s has %d class names but %s has %d classes", options.labels,
+            #labels, options.model, classes))
+    end
     local top = options.top or 5
     for _, path in ipairs(options.images) do
         local ok, image = pcall(lunet.image.load, path)

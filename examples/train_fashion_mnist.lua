@@ -136,7 +136,7 @@ local function main(argv)
     local total_steps = steps_per_epoch * options.epochs
     local schedule = optim.CosineAnnealingLR(optimizer, { T_max = total_steps })
 
-    io.stderr:write(string.format("training %d parameters on %d images, %d epochs of %d " ..
+    io.stderr:write(string.format("training %d parameters on %d images, %d epoch(s) of %d " ..
         "steps, %d threads\n", model:num_parameters(), train_images:size(1), options.epochs,
         steps_per_epoch, lunet.get_num_threads()))
 
@@ -200,8 +200,8 @@ local function main(argv)
     print("saved weights to " .. options.save)
     print("wrote the training log to " .. options.csv)
 
-    if options.plot then
-        require("lunet.plot").training_curves(options.csv, options.plot)
+    if options.plot and require("lunet.plot").training_curves(options.csv, options.plot) then
+        print("drew the training curves to " .. options.plot)
     end
 end
 

@@ -29,14 +29,21 @@ typedef struct fill_cursor {
     int64_t path[LN_MAX_DIMS];   /* 1-based position, for messages */
 } fill_cursor;
 
+/* Writes the 1-based position "[2][3]" of the element at depth. */
+static const char *element_path(const fill_cursor *cursor, int depth, char *where, size_t size)
+{
+    size_t used = 0;
+    snprintf(where, size, "(top)");
+    for (int d = 0; d < depth && used < size; d++)
+        used += snprintf(where + used, size - used, "[%lld]", (long long)cursor->path[d]);
+    return where;
+}
+
 static void raise_ragged(lua_State *L, const fill_cursor *cursor, int depth, const char *what)
 {
     char where[256];
-    size_t used = 0;
-    for (int d = 0; d < depth && used < sizeof where; d++)
-        used += snprintf(where + used, sizeof where - used, "[%lld]", (long long)cursor->path[d]);
     luaL_error(L, "tensor: the nested table is not rectangular: element %s %s",
-               depth ? where : "(top)", what);
+               element_path(cursor, depth, where, sizeof where), what);
 }
 
 static void fill_nested(lua_State *L, int depth, int ndim, const int64_t *shape,
@@ -45,9 +52,13 @@ static void fill_nested(lua_State *L, int depth, int ndim, const int64_t *shape,
     /* The table to read is at the top of the stack. */
     if (depth == ndim) {
         if (lua_type(L, -1) != LUA_TNUMBER)
-            raise_ragged(L, cursor, depth, lua_type(L, -1) == LUA_TTABLE
-                                               ? "is a table where a number was expected"
-                                               : "is not a number");
+        {
+            char where[256];
+            if (lua_type(L, -1) == LUA_TTABLE)
+                raise_ragged(L, cursor, depth, "is a table where a number was expected");
+            luaL_error(L, "tensor: element %s is a %s, expected a number",
+                       element_path(cursor, depth, where, sizeof where), luaL_typename(L, -1));
+        }
         cursor->data[cursor->next++] = (float)lua_tonumber(L, -1);
         return;
     }

@@ -135,7 +135,8 @@ static void usage(FILE *stream, const char *program)
             "  script       the Lua file to run after the options; its args are the\n"
             "               strings arg[1], arg[2], ... and the script's ... values,\n"
             "               and arg[0] is the script's path\n"
-            "  -e STAT      run the Lua statement STAT before the script (may be repeated)\n"
+            "  -e STAT      run the Lua statement STAT before the script (may be repeated);\n"
+            "               the globals lunet, nn and help are set, as in the REPL\n"
             "  -i           start the REPL after running the script or -e statements\n"
             "  -v           print the version and lunet.config() first; with no script,\n"
             "               -e or -i, exit after that\n"
@@ -228,9 +229,20 @@ static bool parse_options(int argc, char **argv, options *opts)
     return true;
 }
 
-/* Runs the -e statements in order, stopping at the first error. */
+/* Runs the -e statements in order, stopping at the first error. They see
+ * the REPL's globals (lunet, nn, help), so a one-liner needs no require. */
 static int run_statements(lua_State *L, int argc, char **argv, int script)
 {
+    bool has_statements = false;
+    for (int i = 1; i < script; i++)
+        has_statements = has_statements || strcmp(argv[i], "-e") == 0;
+    if (has_statements) {
+        int status = luaL_loadstring(L, "require('lunet.repl').setup(false)");
+        if (status == LUA_OK)
+            status = call(L, 0, 0);
+        if (report(L, status) != LUA_OK)
+            return status;
+    }
     for (int i = 1; i < script; i++) {
         if (strcmp(argv[i], "-e") != 0)
             continue;

@@ -482,8 +482,8 @@ describe("tensor_near", function()
         assert.matches("tensor_near: bad argument #2 (expected): the nested table is not "
             .. "rectangular: element [2] has length 2, expected 3", message, 1, true)
         message = failure(assert.tensor_near, actual, { { 1, 2, "3" } })
-        assert.matches("tensor_near: bad argument #2 (expected): the nested table is not "
-            .. "rectangular: element [1][3] is not a number", message, 1, true)
+        assert.matches("tensor_near: bad argument #2 (expected): element [1][3] is a string, "
+            .. "expected a number", message, 1, true)
 
         local closed = lunet.zeros(2, 3)
         closed:close()

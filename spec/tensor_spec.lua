@@ -44,7 +44,7 @@ describe("tensor creation", function()
         assert_error("tensor: the nested table is not rectangular: element [2] has length 1, expected 2",
             lunet.tensor, { { 1, 2 }, { 3 } })
         assert_error("is a table where a number was expected", lunet.tensor, { 1, { 2 } })
-        assert_error("is not a number", lunet.tensor, { 1, "x" })
+        assert_error("tensor: element [2] is a string, expected a number", lunet.tensor, { 1, "x" })
     end)
 
     it("rejects non-table arguments", function()
