@@ -12,7 +12,8 @@
 -- script merges into rows with targets. Both libraries use BENCH_THREADS
 -- threads (default 2). OPENBLAS_CORETYPE is left as it is and reported.
 local shapes = require "bench.shapes"
-local read_file = require("bench.timing").read_file
+local timing = require "bench.timing"
+local read_file = timing.read_file
 
 local PYTHON = "/usr/bin/python3"
 local GROUPS = { "vgg16", "simple_vgg", "rows", "train" }
@@ -75,12 +76,34 @@ local started = os.time()
 
 -- Measurements ----------------------------------------------------------------
 
+-- Waits until other processes leave the CPUs at least 90% idle for one
+-- second, at most BENCH_QUIET_WAIT seconds (default 30). On a shared
+-- machine this keeps someone else's build or test run out of most groups.
+-- Returns the busy share seen last.
+local quiet_wait = tonumber(os.getenv("BENCH_QUIET_WAIT") or "30") or 30
+local function wait_for_quiet()
+    local deadline = os.time() + quiet_wait
+    local busy
+    repeat
+        local before = timing.cpu_counters()
+        os.execute("sleep 1")
+        busy = timing.others_share(before, timing.cpu_counters())
+        if busy == nil or busy < 0.1 then
+            return busy
+        end
+        progress("waiting for other processes to finish (%.0f%% of the CPUs busy)", 100 * busy)
+    until os.time() >= deadline
+    return busy
+end
+
 local lunet_exe = quote(root .. "/lunet")
 local fma_exe = arg[1] or root .. "/build/bench/fma_peak"
 
+wait_for_quiet()
 progress("FMA peak on %d threads", threads)
 local fma = collect(quote(fma_exe) .. " " .. threads)
 
+wait_for_quiet()
 progress("lunet: VGG16 peak memory in a fresh process")
 local lunet_rss = collect(lunet_exe .. " " .. quote(root .. "/bench/peak_rss.lua") .. " " ..
     threads)
@@ -99,10 +122,12 @@ end
 -- measured minutes apart at most, under the same load from other processes.
 local lunet = {}
 for _, group in ipairs(GROUPS) do
+    wait_for_quiet()
     progress("lunet: %s", group)
     collect(lunet_exe .. " " .. quote(root .. "/bench/run.lua") .. " " .. threads .. " " .. group,
         lunet)
     if has_torch then
+        wait_for_quiet()
         progress("PyTorch: %s", group)
         collect(PYTHON .. " " .. torch_script .. " " .. threads .. " " .. group, torch)
     end
@@ -117,6 +142,22 @@ local errors = {}
 local function number(results, key)
     local value = results[key]
     return value and math.tointeger(tonumber(value)) or tonumber(value or "")
+end
+
+-- The median over the fastest block above which a row is marked noisy.
+local NOISY_SPREAD = 1.5
+local noisy_rows = 0
+
+-- Returns " *" when the median of key's samples is more than NOISY_SPREAD
+-- times its fastest sample, a spread that other processes or stalled thread
+-- wake-ups cause.
+local function noise_mark(results, key)
+    local median, fastest = number(results, key), number(results, key .. ".fastest")
+    if median and fastest and fastest > 0 and median > NOISY_SPREAD * fastest then
+        noisy_rows = noisy_rows + 1
+        return " *"
+    end
+    return ""
 end
 
 -- Returns a cell for a missing or failed value: the error, shortened (the
@@ -180,7 +221,7 @@ local function time_row(name, key, options)
         if options.extra then
             text = text .. ", " .. options.extra(per)
         end
-        return text
+        return text .. noise_mark(results, key)
     end
     local ratio = l and t and l / t or nil
     local met = "-"
@@ -218,7 +259,8 @@ for _, conv in ipairs(shapes.vgg16_convs()) do
         end
         local gflops = conv.flops / seconds * 1e-9
         local share = peak and string.format(" = %.0f%% peak", 100 * gflops / peak) or ""
-        return string.format("%.0f GFLOP/s%s, %.2f ms", gflops, share, seconds * 1e3)
+        return string.format("%.0f GFLOP/s%s, %.2f ms", gflops, share, seconds * 1e3) ..
+            noise_mark(results, key)
     end
     local l_share = l and peak and conv.flops / l * 1e-9 / peak or nil
     add_row({ string.format("conv %s %d->%d %dx%d", conv.name, conv.in_channels,
@@ -260,7 +302,10 @@ do
         copy_bandwidth = nil
     end
     local function cell(results, value, side)
-        return value and significant(value) .. " GB/s" or missing_cell(results, "copy", side)
+        if not value then
+            return missing_cell(results, "copy", side)
+        end
+        return significant(value) .. " GB/s" .. noise_mark(results, "copy")
     end
     add_row({ string.format("copy_ of %d MiB (reference)", shapes.copy_elements * 4 // 2 ^ 20),
         cell(lunet, l, "lunet"), cell(torch, t, "PyTorch"), ratio_cell(l and t and l / t or nil),
@@ -283,7 +328,7 @@ for _, op in ipairs(shapes.row_operations) do
             if large and copy_bandwidth then
                 text = text .. string.format(" (%.0f%% of copy)", 100 * value / copy_bandwidth)
             end
-            return text
+            return text .. noise_mark(results, key)
         end
         local ratio = l_bw and t_bw and l_bw / t_bw or nil
         local target, met = "-", "-"
@@ -396,8 +441,8 @@ for _, row in ipairs(rows) do
     all[#all + 1] = row
 end
 
-print(string.format("lunet bench, %s, %d threads (BENCH_THREADS), %s", os.date("!%Y-%m-%d %H:%M UTC"),
-    threads, has_torch and ("PyTorch " .. (torch.torch_version or "?")) or "no PyTorch"))
+print(string.format("lunet bench, %s, %d threads (BENCH_THREADS), %s",
+    os.date("!%Y-%m-%d %H:%M UTC"), threads, has_torch and ("PyTorch " .. (torch.torch_version or "?")) or "no PyTorch"))
 print(string.format("machine: %s, %d CPUs; load average %s before, %s after; %d s in all",
     cpu_model, cpu_count, load_before, load_average(), elapsed))
 if peak then
@@ -419,6 +464,10 @@ print("Times are medians of repeated runs after warm-up. 'copy' is the better of
 print("copy_ bandwidths; GB/s counts bytes read plus bytes written. GFLOP/s counts 2 * MACs")
 print("of direct convolution and matrix products, so a kernel doing fewer multiplications")
 print("(Winograd, FFT) can pass 100% of the FMA peak.")
+if noisy_rows > 0 then
+    print(string.format("* the median is over %.1fx the fastest sample: other processes or " ..
+        "thread wake-ups interfered.", NOISY_SPREAD))
+end
 if not has_torch then
     print("PyTorch column skipped: " .. PYTHON .. " cannot import torch (Debian: python3-torch).")
 end

@@ -38,13 +38,13 @@ function groups.vgg16()
     progress("VGG16 forward, batch 1")
     run("vgg16_b1", with_model(function()
         local x = lunet.randn(1, 3, 224, 224)
-        return measure(function() return model(x) end, { warmup = 2, samples = 9 })
+        return measure(function() return model(x) end, { warmup = 2, samples = 15 })
     end))
 
     progress("VGG16 forward, batch 8")
     run("vgg16_b8", with_model(function()
         local x = lunet.randn(8, 3, 224, 224)
-        return measure(function() return model(x) end, { warmup = 1, samples = 5 })
+        return measure(function() return model(x) end, { warmup = 1, samples = 7 })
     end))
 
     for _, conv in ipairs(shapes.vgg16_convs()) do
@@ -52,7 +52,7 @@ function groups.vgg16()
         run("conv." .. conv.name, with_model(function()
             local layer = model.features[conv.index + 1]
             local x = lunet.randn(1, conv.in_channels, conv.size, conv.size)
-            return measure(function() return layer(x) end, { warmup = 2, samples = 9 })
+            return measure(function() return layer(x) end, { warmup = 2, samples = 15 })
         end))
     end
 end
@@ -63,7 +63,7 @@ function groups.simple_vgg()
         local model = require("models.simple_vgg")({ num_classes = 10 })
         model:evaluate()
         local x = lunet.randn(1, 3, 32, 32)
-        return measure(function() return model(x) end, { warmup = 50, samples = 15 })
+        return measure(function() return model(x) end, { warmup = 50, samples = 25 })
     end)
 end
 
@@ -81,7 +81,7 @@ function groups.rows()
             run(op .. "." .. size[1] .. "x" .. size[2], function()
                 local x = lunet.randn(size[1], size[2])
                 local fn = operations[op]
-                return measure(function() return fn(x) end, { warmup = 3, samples = 15 })
+                return measure(function() return fn(x) end, { warmup = 3, samples = 25 })
             end)
             collectgarbage()
         end
@@ -91,7 +91,7 @@ function groups.rows()
     run("copy", function()
         local source = lunet.randn(shapes.copy_elements)
         local destination = lunet.zeros(shapes.copy_elements)
-        return measure(function() destination:copy_(source) end, { warmup = 3, samples = 15 })
+        return measure(function() destination:copy_(source) end, { warmup = 3, samples = 25 })
     end)
 end
 
@@ -122,7 +122,7 @@ function groups.train()
             model:backward(x, criterion:backward(logits, target))
             optimizer:step()
         end
-        return measure(step, { warmup = 3, samples = 15 })
+        return measure(step, { warmup = 3, samples = 25 })
     end)
 end
 
