@@ -207,7 +207,7 @@ const ln_gemm_kernel *ln_gemm_select(void)
                                           avx512_dots};
     static const ln_gemm_kernel portable = {"portable", false, PORTABLE_ROWS, portable_block,
                                             portable_dots};
-    /* The answer never changes, so threads racing on the first call store
+    /* The choice never changes, so threads racing on the first call store
      * the same pointer. */
     static const ln_gemm_kernel *chosen;
     if (!chosen)

@@ -12,11 +12,12 @@
 #include "nn/winograd.h"
 #include "parallel.h"
 
-/* Upper bound on the workspace, in floats (16 MiB). Several samples share
- * one patch matrix when they fit, so each GEMM has thousands of columns even
- * for small images; a large image is cut into blocks of output rows instead,
- * so a VGG layer at 224x224, whose whole patch matrix would take 115 MB,
- * stays within the bound. A single output row may exceed it. */
+/* Upper bound on the OpenBLAS path's workspace, in floats (16 MiB). Several
+ * samples share one patch matrix when they fit, so each GEMM has thousands
+ * of columns even for small images. A large image is cut into blocks of
+ * output rows instead: a VGG layer at 224x224, whose whole patch matrix
+ * would take 115 MB, stays within the bound. A single output row may exceed
+ * it. */
 #define WORKSPACE_FLOATS ((int64_t)1 << 22)
 
 /* A 1x1 convolution reads the input planes in place when each plane has at
@@ -24,9 +25,9 @@
  * patches, so the GEMM sees more columns. */
 #define DIRECT_MIN_PLANE 1024
 
-/* How a product is computed: im2col and OpenBLAS (the fallback for every
- * shape), the GEMM kernel on the input in place or on a blocked patch
- * matrix, or Winograd. */
+/* How forward, grad_weight or grad_input is computed: im2col and OpenBLAS
+ * (the fallback for every shape), the GEMM kernels of gemm_conv.h, or
+ * Winograd. */
 typedef enum path { PATH_BLAS, PATH_KERNEL, PATH_WINOGRAD } path;
 
 /* Sizes derived from the arguments, shared by forward and backward. */
@@ -35,13 +36,13 @@ typedef struct plan {
     int64_t group_channels, group_out_channels;  /* C / groups, OC / groups */
     int64_t patch;                 /* rows of the patch matrix: C / groups * KH * KW */
     int64_t in_plane, out_plane;   /* H * W and OH * OW */
-    int64_t block_samples;         /* samples per GEMM; > 1 only with whole planes */
-    int64_t block_rows;            /* output rows per patch-matrix block */
-    bool direct;                   /* one sample per GEMM and no patch matrix */
+    int64_t block_samples;         /* OpenBLAS: samples per GEMM; > 1 only with whole planes */
+    int64_t block_rows;            /* OpenBLAS: output rows per patch-matrix block */
+    bool direct;                   /* OpenBLAS: one sample per GEMM, no patch matrix */
     path forward, weight_grad, input_grad;
     ln_winograd_problem forward_problem, backward_problem;
-    ln_gemm_conv patch_conv;      /* the convolution, for the GEMM kernel */
-    ln_gemm_conv transposed_conv; /* grad_input as a convolution of grad_output */
+    ln_gemm_conv patch_conv;       /* the convolution, for the GEMM kernels */
+    ln_gemm_conv transposed_conv;  /* grad_input as a convolution of grad_output */
     int out_ndim;
     int64_t out_shape[4];
     ln_patch_geometry geometry;
@@ -178,7 +179,11 @@ static bool winograd_pays(const plan *p)
 {
     const ln_patch_geometry *g = &p->geometry;
     int64_t tiles = p->batch * ((g->out_height + 3) / 4) * ((g->out_width + 3) / 4);
-    return p->group_channels >= 16 && p->group_out_channels >= 16 && tiles >= 40;
+    /* NOTE: without AVX-512 the transforms and products fall back to
+     * portable C, so OpenBLAS is taken instead; an AVX2 kernel would let
+     * such CPUs use Winograd too. */
+    return ln_gemm_select()->simd && p->group_channels >= 16 && p->group_out_channels >= 16 &&
+           tiles >= 40;
 }
 
 /* Sets up the Winograd problems of forward and grad_input. */

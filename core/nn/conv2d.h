@@ -9,14 +9,16 @@
  * and OW likewise. Input channel group g (C / groups channels) feeds output
  * channel group g (OC / groups channels).
  *
- * Two algorithms compute it. GEMM: an im2col patch matrix of several samples
- * (or of a block of output rows of one sample) times the weight, through
- * OpenBLAS; a large 1x1 kernel with stride 1 and no padding multiplies the
- * input planes directly. Winograd (nn/winograd.h): 3x3 kernels with stride 1,
- * dilation 1 and one group, in a quarter of the multiplications. The
- * buffers live in a caller-provided workspace, so a layer called in a loop
- * allocates nothing. Kernels poll ln_interrupted() between blocks and return
- * LN_EINTR ("interrupted"), leaving [OUT] tensors partly written. */
+ * Two algorithms compute it. GEMM: on CPUs with AVX-512, the GEMM kernels of
+ * gemm_conv.h (the padded input read in place for stride 1, a blocked patch
+ * matrix otherwise); elsewhere, and for the backward pass of strided
+ * convolutions, an im2col patch matrix times the weight through OpenBLAS.
+ * Winograd (nn/winograd.h): 3x3 kernels with stride 1, dilation 1 and one
+ * group, in about a quarter of the multiplications, for forward, grad_input
+ * and grad_weight. The buffers live in a caller-provided workspace, so a
+ * layer called in a loop allocates nothing. Kernels poll ln_interrupted()
+ * between blocks and return LN_EINTR ("interrupted"), leaving [OUT] tensors
+ * partly written. */
 #ifndef LUNET_NN_CONV2D_H
 #define LUNET_NN_CONV2D_H
 

@@ -13,7 +13,7 @@
 #define POINTS (ALPHA * ALPHA)
 
 /* Tiles per vector: the transforms work on 16 tiles at once, one per lane,
- * and a GEMM panel holds two vectors. */
+ * and a GEMM panel is two vectors wide. */
 #define LANES 16
 #define PANEL_TILES LN_GEMM_PANEL
 
@@ -25,7 +25,7 @@
 
 /* Threads work on units: a block of tiles and a block of output channels.
  * A unit's products (POINTS x output channels x tiles) stay in its
- * thread's L2 cache; so does its own transformed input in fused mode
+ * thread's L2 cache. In fused mode so does its own transformed input
  * (POINTS x CHANNEL_BLOCK x tiles, accumulated over the channel blocks). A
  * layer with at most FUSED_OUT output channels runs fused: each unit takes
  * all of them and transforms its own input, with no barrier between units.
@@ -36,7 +36,7 @@
 #define FUSED_OUT 128
 #define OUT_BLOCK 112
 
-/* The longest line of a tile block: 4 columns per tile, plus the 16 floats
+/* The maximum line of a tile block: 4 columns per tile, plus the 16 floats
  * that the last group's deinterleave reads beyond them. */
 #define BLOCK_LINE (TILE * TILE_BLOCK + LANES)
 
@@ -44,7 +44,7 @@
 #define LINE_BUFFER (BLOCK_LINE + LANES)
 
 /* Tiles are numbered row by row over the whole batch, with one spare tile
- * at the end of every row of tiles: a tile reads 6 input columns, 4 of its
+ * at the end of every row of tiles. A tile reads 6 input columns, 4 of its
  * own and 2 of the next tile's, so with the spare the rows of tiles can be
  * laid end to end, 4 columns per tile, in one line. The spare tile is
  * computed and never written out. */
@@ -256,10 +256,10 @@ INLINE void filter_points(v16 out[ALPHA], v16 g0, v16 g1, v16 g2)
 }
 
 /* ---- Weights --------------------------------------------------------------
- * U for output channels [first, first + count) of one slab, packed for the
- * GEMM kernel: point xi, row block b of the slab, input channel c, row r of
- * the block at u[xi * count * C + (start_b + r) ... ] laid out as
- * [xi][block start * C + c * height + r]. */
+ * U of a slab of `count` output channels, packed for the GEMM kernel by
+ * row blocks: row r of the block of `height` rows that starts at slab row
+ * `start`, input channel c, point xi, at
+ * u[xi * count * C + start * C + c * height + r]. */
 
 /* Writes the packed U of one row block: rows [start, start + height) of
  * the slab, which begins at output channel first. */
@@ -313,8 +313,8 @@ static void weight_block_portable(float *u, const float *w, const layout *l, int
 }
 
 /* ---- Input ----------------------------------------------------------------
- * V of a block of tiles, packed for the GEMM kernel: point xi, panel q of
- * 32 tiles, channel c at v[((xi * panels + q) * channel_count + c) * 32]. */
+ * V of a block of tiles, placed as a `placement` says: for the GEMM kernel,
+ * panels of 32 tiles, one row of 32 per channel. */
 
 /* dst[i] = row[i + shift] for i < count where 0 <= i + shift < width, and
  * 0 elsewhere or when row is NULL. The AVX-512 version stores whole
@@ -565,8 +565,8 @@ static void grad_task_portable(float *v, const placement *at, const planes *gy, 
 }
 
 /* ---- Output ---------------------------------------------------------------
- * M of one chunk and slab: group g of 16 tiles, output channel k of the
- * slab, point xi at m[((g * count + k) * POINTS + xi) * 16]. */
+ * M of one unit, `count` output channels: group g of 16 tiles, output
+ * channel k, point xi at m[((g * count + k) * POINTS + xi) * 16]. */
 
 /* dst[i] = src[i] + bias for i < count. */
 static void add_portable(float *dst, const float *src, float bias, int64_t count)

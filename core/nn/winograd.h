@@ -11,8 +11,13 @@
  * output tiles. That takes 36 multiply-adds per tile, channel and output
  * channel instead of 144 (Lavin and Gray, "Fast Algorithms for Convolutional
  * Neural Networks", 2015, with their interpolation points 0, +-1, +-2).
- * The transforms add rounding error: about 1e-6 relative to the size of the
- * products summed, a few times more than a direct float sum.
+ *
+ * The transforms add rounding error. Against a double reference, with
+ * uniform inputs and weights, the largest error measured 2e-6 to 7e-6 of the
+ * output's largest magnitude for 16 to 512 channels, where the GEMM path
+ * measured 3e-7 to 6e-7.
+ * NOTE: the points 0, +-1, 1/2, -2 halve that error in a float32 simulation
+ * of these transforms; the kernels still use Lavin and Gray's.
  *
  * Internal to the conv kernels: shapes are checked by the caller. */
 #ifndef LUNET_NN_WINOGRAD_H
@@ -45,10 +50,10 @@ typedef struct ln_winograd_problem {
 /* Floats of workspace that ln_winograd_run needs. */
 int64_t ln_winograd_workspace_size(const ln_winograd_problem *p);
 
-/* [OUT] output = the convolution of input with the filters, plus bias (out_channels
- * floats, or NULL for none). Runs on the OpenMP threads and polls
- * ln_interrupted() between blocks, returning LN_EINTR with the output partly
- * written. */
+/* [OUT] output = the convolution of input with the filters, plus bias
+ * (out_channels floats, or NULL for none). Runs on the OpenMP threads and
+ * polls ln_interrupted() between blocks, returning LN_EINTR with the output
+ * partly written. */
 ln_status ln_winograd_run(float *output, const float *input, const float *weight,
                           const float *bias, const ln_winograd_problem *p, float *workspace);
 
