@@ -111,6 +111,13 @@ static int64_t point_stride(int64_t panels, int64_t channels)
     return panels * channels * PANEL_TILES + LANES;
 }
 
+/* Floats between the points of the transformed weights of a slab, padded
+ * like point_stride. */
+static int64_t weight_point_stride(int64_t count, int64_t channels)
+{
+    return count * channels + LANES;
+}
+
 /* Floats of the transformed input of one tile block. */
 static int64_t block_input_floats(const layout *l, int64_t channels)
 {
@@ -121,7 +128,7 @@ static int64_t block_input_floats(const layout *l, int64_t channels)
  * a chunk, then per thread its products and its fused input. */
 static int64_t weight_floats(const layout *l)
 {
-    return POINTS * l->slab * l->p.channels;
+    return POINTS * weight_point_stride(l->slab, l->p.channels);
 }
 
 static int64_t shared_floats(const layout *l)
@@ -259,26 +266,72 @@ INLINE void filter_points(v16 out[ALPHA], v16 g0, v16 g1, v16 g2)
  * U of a slab of `count` output channels, packed for the GEMM kernel by
  * row blocks: row r of the block of `height` rows that starts at slab row
  * `start`, input channel c, point xi, at
- * u[xi * count * C + start * C + c * height + r]. */
+ * u[xi * weight_point_stride(count, C) + start * C + c * height + r]. */
+
+/* The lanes [lo, hi) of a 16-lane mask, clamped to 0..16. */
+static uint32_t lane_mask(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > LANES ? LANES : hi;
+    return hi > lo ? ((1u << hi) - 1) & ~((1u << lo) - 1) : 0;
+}
+
+/* taps[t] lane r = tap t of the filter at filter + r * row_stride for r <
+ * rows (at most 16), 0 in the other lanes; flip reads the taps rotated by
+ * 180 degrees. */
+static void gather_taps_portable(v16 taps[9], const float *filter, int64_t row_stride,
+                                 int64_t rows, bool flip)
+{
+    float lanes[9][LANES] = {{0}};
+    for (int64_t r = 0; r < rows; r++)
+        for (int t = 0; t < 9; t++)
+            lanes[t][r] = filter[r * row_stride + (flip ? 8 - t : t)];
+    for (int t = 0; t < 9; t++)
+        taps[t] = load16(lanes[t]);
+}
+
+/* The AVX-512 version gathers each tap straight into a register: writing
+ * lanes one float at a time and reading them back as a vector stalls store
+ * forwarding. */
+__attribute__((target("avx512f"))) static void gather_taps_avx512(v16 taps[9],
+                                                                  const float *filter,
+                                                                  int64_t row_stride,
+                                                                  int64_t rows, bool flip)
+{
+    if (row_stride > INT32_MAX / LANES) {
+        gather_taps_portable(taps, filter, row_stride, rows, flip);
+        return;
+    }
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i index = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int32_t)row_stride));
+    const __mmask16 valid = (__mmask16)lane_mask(0, rows);
+    for (int t = 0; t < 9; t++) {
+        __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, index,
+                                            filter + (flip ? 8 - t : t), 4);
+        memcpy(&taps[t], &v, sizeof v);
+    }
+}
 
 /* Writes the packed U of one row block: rows [start, start + height) of
  * the slab, which begins at output channel first. */
 INLINE void weight_block_body(float *u, const float *w, const layout *l, int64_t first,
-                              int64_t count, int64_t start, int64_t height)
+                              int64_t count, int64_t start, int64_t height, bool avx512)
 {
     const int64_t channels = l->p.channels;
     const int64_t *stride = l->p.weight_stride;
+    const float *block = w + (first + start) * stride[0];
     for (int64_t c = 0; c < channels; c++) {
         /* Taps of up to 16 output channels, one per lane. */
-        float taps[9][LANES] = {{0}};
-        for (int64_t r = 0; r < height; r++) {
-            const float *g = w + (first + start + r) * stride[0] + c * stride[1];
-            for (int t = 0; t < 9; t++)
-                taps[t][r] = g[l->p.flip ? 8 - t : t];
-        }
+        v16 taps[9];
+        (avx512 ? gather_taps_avx512 : gather_taps_portable)(taps, block + c * stride[1],
+                                                             stride[0], height, l->p.flip);
+        /* Each row is read one filter at a time, too slowly for the
+         * hardware prefetcher to run ahead on 14 rows at once. */
+        for (int64_t r = 0; r < height && c + LANES < channels; r++)
+            __builtin_prefetch(block + r * stride[0] + (c + LANES) * stride[1]);
         v16 rows[3][ALPHA], points[ALPHA];
         for (int j = 0; j < 3; j++)
-            filter_points(rows[j], load16(taps[j]), load16(taps[3 + j]), load16(taps[6 + j]));
+            filter_points(rows[j], taps[j], taps[3 + j], taps[6 + j]);
         /* A whole vector may spill into the slots of the next channels,
          * which later iterations overwrite; the last ones must not reach
          * past the block. */
@@ -287,7 +340,7 @@ INLINE void weight_block_body(float *u, const float *w, const layout *l, int64_t
         for (int i = 0; i < ALPHA; i++) {
             filter_points(points, rows[0][i], rows[1][i], rows[2][i]);
             for (int j = 0; j < ALPHA; j++) {
-                float *point = dst + (i * ALPHA + j) * count * channels;
+                float *point = dst + (i * ALPHA + j) * weight_point_stride(count, channels);
                 if (whole) {
                     store16(point, points[j]);
                     continue;
@@ -303,13 +356,13 @@ __attribute__((target("avx512f"))) static void
 weight_block_avx512(float *u, const float *w, const layout *l, int64_t first, int64_t count,
                     int64_t start, int64_t height)
 {
-    weight_block_body(u, w, l, first, count, start, height);
+    weight_block_body(u, w, l, first, count, start, height, true);
 }
 
 static void weight_block_portable(float *u, const float *w, const layout *l, int64_t first,
                                   int64_t count, int64_t start, int64_t height)
 {
-    weight_block_body(u, w, l, first, count, start, height);
+    weight_block_body(u, w, l, first, count, start, height, false);
 }
 
 /* ---- Input ----------------------------------------------------------------
@@ -331,13 +384,6 @@ static void fill_portable(float *dst, const float *row, int64_t shift, int64_t w
     memset(dst + hi, 0, sizeof(float) * (count - hi));
 }
 
-/* The lanes [lo, hi) of a 16-lane mask, clamped to 0..16. */
-static uint32_t lane_mask(int64_t lo, int64_t hi)
-{
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > LANES ? LANES : hi;
-    return hi > lo ? ((1u << hi) - 1) & ~((1u << lo) - 1) : 0;
-}
 
 __attribute__((target("avx512f"))) static void fill_avx512(float *dst, const float *row,
                                                            int64_t shift, int64_t width,
@@ -712,7 +758,8 @@ static void multiply(const layout *l, const unit *t, const float *u, const float
         for (int64_t b = t->block; b < t->block + t->blocks; b++) {
             int64_t start = ln_gemm_row_start(b, t->slab, slab_blocks);
             int height = (int)(ln_gemm_row_start(b + 1, t->slab, slab_blocks) - start);
-            const float *a = u + xi * t->slab * channels + start * channels + c0 * height;
+            const float *a = u + xi * weight_point_stride(t->slab, channels) + start * channels +
+                             c0 * height;
             const ln_gemm_strides strides = {.b_step = PANEL_TILES, .c_row = POINTS * LANES,
                                              .c_half = out_count * POINTS * LANES};
             for (int64_t q = 0; q < panels; q++) {
