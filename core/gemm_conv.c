@@ -1,5 +1,6 @@
 #include "gemm_conv.h"
 
+#include <immintrin.h>
 #include <omp.h>
 #include <string.h>
 
@@ -47,17 +48,67 @@ static int64_t blocks_per_part(int64_t row_blocks, int64_t units, int threads, i
     return blocks < 1 ? 1 : blocks;
 }
 
+/* Transposes 16 steps of up to 16 rows, in registers: packed[d * rows + r]
+ * = a[r * ld + d] for d < 16. Each step's store writes 16 floats, so it
+ * runs up to 16 - rows floats past the step, which the next step's store
+ * overwrites; the last runs past packed + 16 * rows. */
+__attribute__((target("avx512f"))) static void pack_steps_avx512(float *packed, const float *a,
+                                                                 int64_t ld, int rows)
+{
+    __m512 v[16];
+    for (int r = 0; r < 16; r++)
+        v[r] = r < rows ? _mm512_loadu_ps(a + r * ld) : _mm512_setzero_ps();
+    /* Transpose 2x2 blocks of floats, then of pairs, then of 128-bit
+     * quarters twice. */
+    __m512 t[16];
+    for (int r = 0; r < 16; r += 2) {
+        t[r] = _mm512_unpacklo_ps(v[r], v[r + 1]);
+        t[r + 1] = _mm512_unpackhi_ps(v[r], v[r + 1]);
+    }
+    for (int r = 0; r < 16; r += 4) {
+        for (int i = 0; i < 2; i++) {
+            __m512d x = _mm512_castps_pd(t[r + i]), y = _mm512_castps_pd(t[r + 2 + i]);
+            v[r + i] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
+            v[r + 2 + i] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
+        }
+    }
+    for (int r = 0; r < 16; r += 8) {
+        for (int i = 0; i < 4; i++) {
+            t[r + i] = _mm512_shuffle_f32x4(v[r + i], v[r + 4 + i], 0x88);
+            t[r + 4 + i] = _mm512_shuffle_f32x4(v[r + i], v[r + 4 + i], 0xdd);
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        v[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        v[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    }
+    /* Step d of every row is now in v[d] with bits 0 and 1 of d exchanged. */
+    for (int d = 0; d < 16; d++)
+        _mm512_storeu_ps(packed + d * rows, v[(d & ~3) | (d & 1) << 1 | (d >> 1 & 1)]);
+}
+
+/* Floats of a buffer for one row block of weights packed by pack_rows. */
+static int64_t packed_floats(const ln_gemm_kernel *kernel)
+{
+    return DEPTH_BLOCK * kernel->max_rows + 16;
+}
+
 /* Copies rows x depth of a row-major matrix (row stride ld) into packed,
  * step by step: packed[d * rows + r] = a[r * ld + d]; and asks the cache
- * for the rows' next depth floats, which the next call is likely to want. */
+ * for the rows' next depth floats, which the next call is likely to want.
+ * packed has room for 16 floats past its end. */
 static void pack_rows(float *packed, const float *a, int64_t ld, int rows, int64_t depth)
 {
-    for (int r = 0; r < rows; r++) {
+    for (int r = 0; r < rows; r++)
         for (int64_t d = 0; d < depth; d += 16)
             __builtin_prefetch(a + r * ld + depth + d, 0, 2);
-        for (int64_t d = 0; d < depth; d++)
-            packed[d * rows + r] = a[r * ld + d];
-    }
+    int64_t d = 0;
+    if (ln_gemm_select()->simd && rows <= 16)
+        for (; d + 16 <= depth; d += 16)
+            pack_steps_avx512(packed + d * rows, a + d, ld, rows);
+    for (int r = 0; r < rows; r++)
+        for (int64_t e = d; e < depth; e++)
+            packed[e * rows + r] = a[r * ld + e];
 }
 
 /* C (+)= A x B for a panel with only `columns` valid columns, through the
@@ -128,7 +179,7 @@ static patch_layout make_patch_layout(const ln_gemm_conv *c)
 /* A thread's patch block, packed weights, edge scratch and patch row. */
 static int64_t patch_thread_floats(const patch_layout *l)
 {
-    return DEPTH_BLOCK * l->pixel_block + DEPTH_BLOCK * l->kernel->max_rows +
+    return DEPTH_BLOCK * l->pixel_block + packed_floats(l->kernel) +
            l->kernel->max_rows * LN_GEMM_PANEL + l->pixel_block;
 }
 
@@ -172,7 +223,7 @@ static void forward_unit(float *y, const float *x, const float *w, const float *
     const float *wg = w + group * out_channels * patch;
     float *yg = y + group_index * out_channels * l->out_plane + first;
     float *packed = buffer + DEPTH_BLOCK * l->pixel_block;
-    float *scratch = packed + DEPTH_BLOCK * l->kernel->max_rows;
+    float *scratch = packed + packed_floats(l->kernel);
     float *row = scratch + l->kernel->max_rows * LN_GEMM_PANEL;
 
     for (int64_t q0 = 0; q0 < patch; q0 += DEPTH_BLOCK) {
@@ -303,7 +354,7 @@ static shifted_layout make_shifted_layout(const ln_gemm_conv *c)
 static int64_t shifted_thread_floats(const shifted_layout *l)
 {
     const int64_t rows = l->kernel->max_rows;
-    return DEPTH_BLOCK * rows + (l->rowwise ? rows * LN_GEMM_PANEL
+    return packed_floats(l->kernel) + (l->rowwise ? rows * LN_GEMM_PANEL
                                             : l->part_blocks * rows * l->span_stride);
 }
 
@@ -357,7 +408,7 @@ static void shifted_unit(float *y, const float *padded, const float *w, const fl
     const float *wg = w + group * out_channels * patch;
     const float *bg = bias ? bias + group * out_channels : NULL;
     float *yg = y + (n * l->c->groups + group) * out_channels * out_plane + oh0 * ow;
-    float *packed = buffer, *out = buffer + DEPTH_BLOCK * l->kernel->max_rows;
+    float *packed = buffer, *out = buffer + packed_floats(l->kernel);
     const int64_t k0 = ln_gemm_row_start(block, out_channels, l->row_blocks);
     const int64_t k1 = ln_gemm_row_start(block + blocks, out_channels, l->row_blocks);
     int32_t offsets[DEPTH_BLOCK];
