@@ -109,6 +109,35 @@ static void portable_block(int64_t depth, const float *a, const float *b, float 
     }
 }
 
+/* out[j] += the sum of the lanes of v[j] for j < 8, reducing the eight
+ * vectors together: a shuffle tree takes 28 instructions where eight
+ * separate reductions take over 60. */
+__attribute__((target("avx512f"), always_inline)) static inline void add_sums8(float *out,
+                                                                              const __m512 v[8])
+{
+    /* Halves: lanes 0-7 of pair[i] hold v[2i]'s quarters 0+2 and 1+3, lanes
+     * 8-15 v[2i + 1]'s. */
+    __m512 pair[4];
+    for (int i = 0; i < 4; i++)
+        pair[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                                _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xee));
+    /* Quarters: quarter k of quad[h] holds four partial sums of v[4h + k]. */
+    __m512 quad[2];
+    for (int h = 0; h < 2; h++)
+        quad[h] = _mm512_add_ps(_mm512_shuffle_f32x4(pair[2 * h], pair[2 * h + 1], 0x88),
+                                _mm512_shuffle_f32x4(pair[2 * h], pair[2 * h + 1], 0xdd));
+    /* Within each quarter: every lane ends with the quarter's total. */
+    for (int h = 0; h < 2; h++) {
+        quad[h] = _mm512_add_ps(quad[h], _mm512_permute_ps(quad[h], 0x4e));
+        quad[h] = _mm512_add_ps(quad[h], _mm512_permute_ps(quad[h], 0xb1));
+    }
+    const __m512i first_lanes = _mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16,
+                                                 12, 8, 4, 0);
+    __m512 sums = _mm512_permutex2var_ps(quad[0], first_lanes, quad[1]);
+    const __mmask16 eight = 0xff;
+    _mm512_mask_storeu_ps(out, eight, _mm512_add_ps(_mm512_maskz_loadu_ps(eight, out), sums));
+}
+
 /* The dot kernel keeps LN_DOT_ROWS x LN_DOT_COLUMNS vectors of partial
  * sums in 24 registers; each step loads 3 + 8 vectors for 24 fused
  * multiply-adds. */
@@ -144,10 +173,15 @@ avx512_dots_shape(int64_t length, const float *a, int64_t a_row, const float *b,
         }
     }
 #pragma GCC unroll 3
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; r < rows; r++) {
+        if (columns == LN_DOT_COLUMNS) {
+            add_sums8(c + r * c_row, sum[r]);
+            continue;
+        }
 #pragma GCC unroll 8
         for (int j = 0; j < columns; j++)
             c[r * c_row + j] += _mm512_reduce_add_ps(sum[r][j]);
+    }
 }
 
 __attribute__((target("avx512f"))) static void avx512_dots(int64_t length, const float *a,

@@ -911,12 +911,18 @@ ln_status ln_winograd_run(float *output, const float *input, const float *weight
 /* ---- Weight gradient driver -------------------------------------------------
  * M[xi][k][c] sums GY[xi][k][t] * V[xi][c][t] over every tile t: for each
  * point a matrix of dot products over tiles, which the dots kernel computes
- * from rows of tiles. The tiles are transformed a chunk at a time. */
+ * from rows of tiles. Each thread takes chunks of tiles, transforms them
+ * into its own buffers, small enough to stay in its L2 cache, and sums into
+ * its own M; the Ms are added at the end. Shared chunks were slower: their
+ * transforms, written by both cores, went through L3 and the work did not
+ * scale to two threads. */
 
-/* M takes at most GRADIENT_FLOATS (16 MiB), and a chunk's transforms at
- * most GRADIENT_CHUNK_FLOATS (4 MiB, measured best of 16, 4, 2 and 1 MiB on
- * the Fashion-MNIST VGG's layers: the transforms stay near the cores). */
-#define GRADIENT_FLOATS ((int64_t)1 << 22)
+/* Each thread's M takes at most GRADIENT_FLOATS (4 MiB, and a layer whose
+ * M would be larger takes another path), and its chunk's transforms at
+ * most GRADIENT_CHUNK_FLOATS (4 MiB). Smaller chunks stay in L2 but make the
+ * dot products too short: 4 MiB measured best of 1, 2 and 4 MiB on the
+ * 64-channel layers of the Fashion-MNIST VGG and VGG16. */
+#define GRADIENT_FLOATS ((int64_t)1 << 20)
 #define GRADIENT_CHUNK_FLOATS ((int64_t)1 << 20)
 
 bool ln_winograd_weight_grad_supported(const ln_winograd_problem *p)
@@ -932,13 +938,18 @@ static int64_t gradient_chunk(const layout *l)
     return chunk < TILE_BLOCK ? TILE_BLOCK : min64(chunk, round_up(l->tiles, TILE_BLOCK));
 }
 
-/* M, the chunk's V and GY, each 64-byte aligned (16 floats of slack). */
+/* Floats of one thread's M, V and GY, each 64-byte aligned. */
+static int64_t gradient_thread_floats(const layout *l)
+{
+    int64_t chunk = gradient_chunk(l);
+    return POINTS * l->p.channels * l->p.out_channels +
+           POINTS * ((l->p.channels + l->p.out_channels) * chunk + 2 * LANES) + 3 * LANES;
+}
+
 int64_t ln_winograd_weight_grad_workspace_size(const ln_winograd_problem *p)
 {
     layout l = make_layout(p);
-    int64_t chunk = gradient_chunk(&l);
-    return POINTS * p->channels * p->out_channels +
-           POINTS * ((p->channels + p->out_channels) * chunk + 2 * LANES) + 3 * LANES;
+    return l.threads * gradient_thread_floats(&l);
 }
 
 static float *align64(float *p)
@@ -977,11 +988,17 @@ static void finish_weight_grad(float *grad_weight, const float *m, const layout 
     }
 }
 
+/* One thread's buffers: its M, and the transformed input and grad_output of
+ * its current chunk. */
+typedef struct gradient_buffers {
+    float *m, *v, *gy;
+} gradient_buffers;
+
 /* Transforms the input and grad_output of tiles [first, first + length)
- * (length a multiple of TILE_BLOCK) into v and gy_points, across the team. */
+ * (length a multiple of TILE_BLOCK) into b, rows of `length` tiles. */
 static void transform_gradient_chunk(const operands *o, const float *grad_output,
-                                     const layout *l, float *v, float *gy_points, int64_t first,
-                                     int64_t length, progress *state)
+                                     const layout *l, const gradient_buffers *b, int64_t first,
+                                     int64_t length)
 {
     const int64_t channels = l->p.channels, out_channels = l->p.out_channels;
     const planes x = {o->x, channels, l->p.height, l->p.width,
@@ -989,25 +1006,34 @@ static void transform_gradient_chunk(const operands *o, const float *grad_output
     const planes gy = {grad_output, out_channels, l->out_height, l->out_width, {0, 0}};
     const placement input_at = {channels * length + LANES, length, PANEL_TILES};
     const placement grad_at = {out_channels * length + LANES, length, PANEL_TILES};
-    const int64_t blocks = length / TILE_BLOCK, panels = TILE_BLOCK / PANEL_TILES;
-    const int64_t input_tasks = blocks * ((channels + LANES - 1) / LANES);
-    const int64_t grad_tasks = blocks * ((out_channels + LANES - 1) / LANES);
-#pragma omp for schedule(dynamic)
-    for (int64_t task = 0; task < input_tasks + grad_tasks; task++) {
-        if (should_stop(state))
-            continue;
-        bool input = task < input_tasks;
-        int64_t i = input ? task : task - input_tasks;
-        int64_t block = i % blocks, c0 = i / blocks * LANES;
-        int64_t start = first + block * TILE_BLOCK;
-        int64_t count = min64(LANES, (input ? channels : out_channels) - c0);
-        if (input)
-            (o->avx512 ? input_task_avx512 : input_task_portable)(
-                v + c0 * length + block * TILE_BLOCK, &input_at, &x, l, start, panels, c0, count);
-        else
-            (o->avx512 ? grad_task_avx512 : grad_task_portable)(
-                gy_points + c0 * length + block * TILE_BLOCK, &grad_at, &gy, l, start, panels, c0,
-                count);
+    const int64_t panels = TILE_BLOCK / PANEL_TILES;
+    for (int64_t block = 0; block < length / TILE_BLOCK; block++) {
+        int64_t start = first + block * TILE_BLOCK, offset = block * TILE_BLOCK;
+        (o->avx512 ? input_task_avx512 : input_task_portable)(b->v + offset, &input_at, &x, l,
+                                                              start, panels, 0, channels);
+        (o->avx512 ? grad_task_avx512 : grad_task_portable)(b->gy + offset, &grad_at, &gy, l,
+                                                            start, panels, 0, out_channels);
+    }
+}
+
+/* b->m[xi][k][c] += the dot products over the chunk's `length` tiles. */
+static void sum_gradient_chunk(const layout *l, const gradient_buffers *b, int64_t length)
+{
+    const int64_t channels = l->p.channels, out_channels = l->p.out_channels;
+    const int64_t plane = out_channels * channels;
+    int32_t offsets[LN_DOT_COLUMNS];
+    for (int64_t xi = 0; xi < POINTS; xi++) {
+        const float *gy = b->gy + xi * (out_channels * length + LANES);
+        const float *v = b->v + xi * (channels * length + LANES);
+        for (int64_t c = 0; c < channels; c += LN_DOT_COLUMNS) {
+            int columns = (int)min64(LN_DOT_COLUMNS, channels - c);
+            for (int j = 0; j < columns; j++)
+                offsets[j] = (int32_t)((c + j) * length);
+            for (int64_t k = 0; k < out_channels; k += LN_DOT_ROWS)
+                l->kernel->dots(length, gy + k * length, length,
+                                (int)min64(LN_DOT_ROWS, out_channels - k), v, offsets, columns,
+                                b->m + xi * plane + k * channels + c, channels);
+        }
     }
 }
 
@@ -1021,50 +1047,44 @@ ln_status ln_winograd_weight_grad(float *grad_weight, const float *input,
         return LN_OK;
     const operands o = {NULL, input, NULL, NULL, __builtin_cpu_supports("avx512f")};
     const int64_t chunk = gradient_chunk(&l), plane = out_channels * channels;
-    float *m = align64(workspace);
-    float *v = align64(m + POINTS * plane);
-    float *gy_points = align64(v + POINTS * (channels * chunk + LANES));
-    const int64_t row_blocks = (out_channels + LN_DOT_ROWS - 1) / LN_DOT_ROWS;
+    const int64_t chunks = (l.tiles + chunk - 1) / chunk;
     progress state = {false};
+    int team = 1;
 
 #pragma omp parallel num_threads(l.threads)
     {
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < POINTS * plane; i++)
-            m[i] = 0.0f;
-        /* Every thread runs every worksharing loop, so none waits at a
-         * barrier the others skip; an interrupt only empties the tasks. */
-        for (int64_t first = 0; first < l.tiles; first += chunk) {
-            /* Whole blocks of the chunk: tiles past the last are zeros. */
-            const int64_t length = round_up(min64(chunk, l.tiles - first), TILE_BLOCK);
-            transform_gradient_chunk(&o, grad_output, &l, v, gy_points, first, length, &state);
+        float *base = workspace + omp_get_thread_num() * gradient_thread_floats(&l);
+        gradient_buffers b = {.m = align64(base)};
+        b.v = align64(b.m + POINTS * plane);
+        b.gy = align64(b.v + POINTS * (channels * chunk + LANES));
+        memset(b.m, 0, sizeof(float) * POINTS * plane);
+#pragma omp single
+        team = omp_get_num_threads();
+
 #pragma omp for schedule(dynamic)
-            for (int64_t task = 0; task < POINTS * row_blocks; task++) {
-                if (should_stop(&state))
-                    continue;
-                int64_t xi = task / row_blocks, k = task % row_blocks * LN_DOT_ROWS;
-                int rows = (int)min64(LN_DOT_ROWS, out_channels - k);
-                const float *a = gy_points + xi * (out_channels * length + LANES) + k * length;
-                const float *b = v + xi * (channels * length + LANES);
-                int32_t offsets[LN_DOT_COLUMNS];
-                for (int64_t c = 0; c < channels; c += LN_DOT_COLUMNS) {
-                    int columns = (int)min64(LN_DOT_COLUMNS, channels - c);
-                    for (int j = 0; j < columns; j++)
-                        offsets[j] = (int32_t)((c + j) * length);
-                    l.kernel->dots(length, a, length, rows, b, offsets, columns,
-                                   m + xi * plane + k * channels + c, channels);
-                }
-            }
+        for (int64_t i = 0; i < chunks; i++) {
+            if (should_stop(&state))
+                continue;
+            /* Whole blocks of the chunk: tiles past the last are zeros. */
+            const int64_t length = round_up(min64(chunk, l.tiles - i * chunk), TILE_BLOCK);
+            transform_gradient_chunk(&o, grad_output, &l, &b, i * chunk, length);
+            sum_gradient_chunk(&l, &b, length);
         }
-        /* After the barrier no thread changes state.stopped, so all agree. */
-#pragma omp barrier
+
+        /* After the barrier above no thread changes state.stopped, so all
+         * agree; the first thread's M collects the others'. */
         bool stopped;
 #pragma omp atomic read
         stopped = state.stopped;
         if (!stopped) {
+            float *first_m = align64(workspace);
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < POINTS * plane; i++)
+                for (int t = 1; t < team; t++)
+                    first_m[i] += align64(workspace + t * gradient_thread_floats(&l))[i];
 #pragma omp for schedule(static)
             for (int64_t k = 0; k < out_channels; k++)
-                finish_weight_grad(grad_weight, m, &l, k);
+                finish_weight_grad(grad_weight, first_m, &l, k);
         }
     }
     return state.stopped ? ln_fail(LN_EINTR, "interrupted") : LN_OK;
