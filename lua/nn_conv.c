@@ -22,9 +22,10 @@ static const char *const conv2d_parameters[] = {"weight", "bias", NULL};
 /* Indexed by ln_conv2d_algorithm. */
 static const char *const algorithm_names[] = {"auto", "gemm", "winograd", NULL};
 
-/* Registry key of the patch-matrix workspace. Layers of one Lua state run
- * one at a time, so every Conv2d shares one buffer, grown to the largest
- * size needed so far, instead of each layer keeping its own. */
+/* Registry key of the convolution workspace (patch matrices, padded copies,
+ * Winograd transforms). Layers of one Lua state run one at a time, so every
+ * Conv2d shares one buffer, grown to the largest size needed so far,
+ * instead of each layer keeping its own. */
 #define WORKSPACE_KEY "lunet.nn.Conv2d.workspace"
 
 /* Returns a workspace of at least floats floats (NULL for none). It stays
