@@ -17,6 +17,8 @@ local read_file = timing.read_file
 
 local PYTHON = "/usr/bin/python3"
 local GROUPS = { "vgg16", "simple_vgg", "rows", "train" }
+local GROUP_ROWS = { vgg16 = "VGG16 and conv rows", simple_vgg = "simple_vgg row",
+    rows = "softmax, sum and copy rows", train = "training rows" }
 local WEIGHT_BYTES = shapes.vgg16_parameters * 4
 
 local root = arg[0]:match("^(.-)/?bench/bench%.lua$")
@@ -387,19 +389,16 @@ add_row({ "threads", lunet.threads or "?", has_torch and (torch.threads or "?") 
 add_row({ "BLAS kernel", "OpenBLAS " .. (lunet.blas_core or "?"),
     has_torch and string.format("OpenBLAS %s; conv: %s; ATen %s", torch.blas_core or "?",
         torch.mkldnn or "?", torch.cpu_capability or "?") or "no PyTorch", "-", "-", "-" })
--- The mean over the groups of the share of CPU time other processes took.
-local function share_cell(results)
-    local sum, count = 0, 0
-    for _, group in ipairs(GROUPS) do
-        local share = number(results, "cpu.others." .. group)
-        if share then
-            sum, count = sum + share, count + 1
-        end
-    end
-    return count > 0 and string.format("%.0f%% of all CPUs", 100 * sum / count) or "unknown"
+-- The share of all CPUs' time that other processes took while a group ran:
+-- a row measured beside a busy neighbour is slower for reasons of its own.
+local function share_cell(results, group)
+    local share = number(results, "cpu.others." .. group)
+    return share and string.format("%.0f%% of all CPUs", 100 * share) or "unknown"
 end
-add_row({ "other processes' CPU use during the run", share_cell(lunet),
-    has_torch and share_cell(torch) or "no PyTorch", "-", "-", "-" })
+for _, group in ipairs(GROUPS) do
+    add_row({ "others' CPU use, " .. GROUP_ROWS[group], share_cell(lunet, group),
+        has_torch and share_cell(torch, group) or "no PyTorch", "-", "-", "-" })
+end
 
 -- Output ----------------------------------------------------------------------
 
