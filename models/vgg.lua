@@ -141,7 +141,9 @@ function VGG:forward(x)
     else
         flat = pooled:reshape(-1)
     end
-    rawset(self, "_saved", { input = x, features = features, pooled = pooled, flat = flat })
+    -- Only training keeps activations for backward, as Sequential does.
+    rawset(self, "_saved", self.training and
+        { input = x, features = features, pooled = pooled, flat = flat } or nil)
     return self.classifier(flat)
 end
 
@@ -150,7 +152,7 @@ end
 function VGG:backward(input, grad_output)
     local saved = rawget(self, "_saved")
     if saved == nil or saved.input ~= input then
-        error("VGG.backward: call forward with this input first", 2)
+        error("VGG.backward: call forward with this input in training mode first", 2)
     end
     local grad = self.classifier:backward(saved.flat, grad_output)
     grad = self.avgpool:backward(saved.features, grad:reshape(saved.pooled:size()))

@@ -286,8 +286,11 @@
 -- @tparam Tensor input the input of the forward call
 -- @tparam Tensor grad_output the gradient of the loss with respect to the output, of the output's shape
 -- @treturn Tensor the gradient with respect to input, of input's shape
+-- Containers keep their modules' inputs only when forward runs in training
+-- mode, so in evaluation mode inference frees each activation early.
 -- @raise when grad_output has the wrong shape, or for containers when forward did not
--- run on this input (`Sequential.backward: call forward with this input first`).
+-- run on this input in training mode (`Sequential.backward: call forward with this
+-- input in training mode first (evaluation mode keeps no inputs)`).
 
 --- Returns the list of parameter tensors of the module and its children.
 -- The order is that of `named_parameters`; optimizers take this list.

@@ -50,12 +50,18 @@ function Sequential:add(m)
     return self:add_module(tostring(#self._children), m)
 end
 
+-- In training mode forward keeps every module's input for backward. In
+-- evaluation mode it keeps none, so each activation is freed as soon as the
+-- next module has used it: inference peaks near the weights' size.
 function Sequential:forward(input)
-    local inputs = {}
+    local inputs = self.training and {} or nil
+    rawset(self, "_inputs", nil)
     local x = input
     for i, name in ipairs(self._children) do
         local m = self._modules[name]
-        inputs[i] = x
+        if inputs then
+            inputs[i] = x
+        end
         local ok, result = pcall(m.forward, m, x)
         if not ok then
             error(string.format("Sequential: module %d (%s) failed on input of shape %s: %s",
@@ -72,7 +78,8 @@ end
 function Sequential:backward(input, grad_output)
     local inputs = rawget(self, "_inputs")
     if not inputs or inputs[1] ~= input then
-        error("Sequential.backward: call forward with this input first", 2)
+        error("Sequential.backward: call forward with this input in training mode first " ..
+            "(evaluation mode keeps no inputs)", 2)
     end
     local grad = grad_output
     for i = #self._children, 1, -1 do
