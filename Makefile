@@ -48,8 +48,10 @@ DEBIAN_PACKAGES := lua5.4 liblua5.4-dev libopenblas-dev lua-busted zlib1g-dev \
 
 all: $(BUILD)/liblunet.a $(BUILD)/lunet/core.so $(LUNET_EXE)
 
-deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+# Installs the Debian packages named in $(1) that are missing when run as
+# root, and otherwise prints the apt-get line and fails.
+define install_packages
+	@missing=""; for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
 	        || missing="$$missing $$p"; \
 	done; \
@@ -61,6 +63,10 @@ deps:
 	    echo "missing Debian packages; run as root:"; \
 	    echo "  apt-get install$$missing"; exit 1; \
 	fi
+endef
+
+deps:
+	$(call install_packages,$(DEBIAN_PACKAGES))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -226,7 +232,12 @@ FUZZ_SRC     := core/status.c core/tensor.c core/apply.c core/parallel.c \
 FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: fuzz fuzz-replay
+FUZZ_PACKAGES := clang libclang-rt-14-dev libomp-dev
+
+.PHONY: fuzz fuzz-replay fuzz-deps
+
+fuzz-deps:
+	$(call install_packages,$(FUZZ_PACKAGES))
 
 # Three faults of stb_image are undefined in C but harmless on the machines
 # lunet runs on, so their checks are off for that file only: for an empty
@@ -246,10 +257,12 @@ $(BUILD)/fuzz/obj/%.o: %.c
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_OBJ) -o $@ -lopenblas -lz -lm
 
-fuzz: $(FUZZ_BIN)
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_BIN)
 	sh fuzz/run.sh fuzz $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-fuzz-replay: $(FUZZ_BIN)
+fuzz-replay: fuzz-deps
+	$(MAKE) $(FUZZ_BIN)
 	sh fuzz/run.sh replay $(BUILD)/fuzz $(FUZZ_TARGETS)
 
 -include $(FUZZ_OBJ:.o=.d)
