@@ -66,17 +66,81 @@ static taps col_taps(const ln_pool_plan *plan, const ln_pool2d *pool, int64_t ow
                        pool->dilation[1]);
 }
 
+/* VGG's 2x2 pooling with stride 2 and no padding or dilation, whose windows
+ * away from a ceil_mode edge lie wholly inside the input, takes a
+ * branch-light path over rows of such windows. */
+static bool is_plain_2x2(const ln_pool2d *pool)
+{
+    return pool->kernel_size[0] == 2 && pool->kernel_size[1] == 2 && pool->stride[0] == 2 &&
+           pool->stride[1] == 2 && pool->padding[0] == 0 && pool->padding[1] == 0 &&
+           pool->dilation[0] == 1 && pool->dilation[1] == 1;
+}
+
+/* The max of a then b, where a NaN wins, as window_argmax's order gives. */
+static inline float max_nan(float a, float b)
+{
+    return (b > a || b != b) ? b : a;
+}
+
+/* Output columns [0, count) of a plain 2x2 row whose two input rows are r0
+ * and r1. */
+static void forward_row_2x2(const float *r0, const float *r1, float *y, int64_t count)
+{
+    for (int64_t ow = 0; ow < count; ow++) {
+        float top = max_nan(max_nan(-INFINITY, r0[2 * ow]), r0[2 * ow + 1]);
+        y[ow] = max_nan(max_nan(top, r1[2 * ow]), r1[2 * ow + 1]);
+    }
+}
+
+/* Full windows of a plain 2x2 row: those whose two rows and columns are in
+ * the input. */
+static int64_t full_2x2_columns(const ln_pool_plan *plan, int64_t oh)
+{
+    if (2 * oh + 1 >= plan->in_h)
+        return 0;
+    int64_t full = plan->in_w / 2;
+    return full < plan->out_w ? full : plan->out_w;
+}
+
 /* Task i: output row i % out_h of plane i / out_h. */
 static void forward_row(const ln_pool_plan *plan, int64_t i, const void *options)
 {
     const ln_pool2d *pool = options;
     const float *plane = ln_data(&plan->input) + i / plan->out_h * plan->in_h * plan->in_w;
     float *y = plan->target + i * plan->out_w;
-    taps rows = row_taps(plan, pool, i % plan->out_h);
+    int64_t oh = i % plan->out_h;
+    taps rows = row_taps(plan, pool, oh);
 
-    for (int64_t ow = 0; ow < plan->out_w; ow++) {
+    int64_t first = 0;
+    if (is_plain_2x2(pool)) {
+        first = full_2x2_columns(plan, oh);
+        const float *r0 = plane + 2 * oh * plan->in_w;
+        forward_row_2x2(r0, r0 + plan->in_w, y, first);
+    }
+    for (int64_t ow = first; ow < plan->out_w; ow++) {
         int64_t at = window_argmax(plane, plan->in_w, rows, col_taps(plan, pool, ow));
         y[ow] = at < 0 ? -INFINITY : plane[at];
+    }
+}
+
+/* Routes the grads of output columns [0, count) of a plain 2x2 row to the
+ * input cell window_argmax would pick; row is the window's first input row. */
+static void backward_row_2x2(const float *plane, int64_t in_w, int64_t row, const float *gy,
+                             float *gx, int64_t count)
+{
+    for (int64_t ow = 0; ow < count; ow++) {
+        int64_t at[4] = {row * in_w + 2 * ow, row * in_w + 2 * ow + 1,
+                         (row + 1) * in_w + 2 * ow, (row + 1) * in_w + 2 * ow + 1};
+        int64_t best_at = at[0];
+        float best = -INFINITY;
+        for (int k = 0; k < 4; k++) {
+            float v = plane[at[k]];
+            if (v > best || v != v) {
+                best = v;
+                best_at = at[k];
+            }
+        }
+        gx[best_at] += gy[ow];
     }
 }
 
@@ -91,7 +155,12 @@ static void backward_plane(const ln_pool_plan *plan, int64_t p, const void *opti
 
     for (int64_t oh = 0; oh < plan->out_h; oh++) {
         taps rows = row_taps(plan, pool, oh);
-        for (int64_t ow = 0; ow < plan->out_w; ow++) {
+        int64_t first = 0;
+        if (is_plain_2x2(pool)) {
+            first = full_2x2_columns(plan, oh);
+            backward_row_2x2(plane, plan->in_w, 2 * oh, gy + oh * plan->out_w, gx, first);
+        }
+        for (int64_t ow = first; ow < plan->out_w; ow++) {
             int64_t at = window_argmax(plane, plan->in_w, rows, col_taps(plan, pool, ow));
             if (at >= 0)
                 gx[at] += gy[oh * plan->out_w + ow];
