@@ -32,7 +32,7 @@ ln_tensor *lb_push_tensor(lua_State *L)
 void lb_account(lua_State *L, int64_t bytes)
 {
     /* A step "as if" this many KB were allocated: without it a loop of large
-     * temporaries would outrun the collector, which sees only small
+     * temporaries would outrun the collector, which counts only small
      * userdata. */
     int kb = bytes / 1024 > 1 << 30 ? 1 << 30 : (int)(bytes / 1024);
     if (kb > 0)

@@ -29,7 +29,7 @@ ln_tensor *lb_test_tensor(lua_State *L, int arg);
 ln_tensor *lb_push_tensor(lua_State *L);
 
 /* Allocates storage of shape for a tensor made by lb_push_tensor, raising on
- * failure, and tells the garbage collector about the bytes. */
+ * failure, and reports the bytes to the garbage collector. */
 void lb_alloc(lua_State *L, ln_tensor *t, int ndim, const int64_t *shape, const char *fname);
 void lb_alloc_zeros(lua_State *L, ln_tensor *t, int ndim, const int64_t *shape,
                     const char *fname);
@@ -37,7 +37,7 @@ void lb_alloc_zeros(lua_State *L, ln_tensor *t, int ndim, const int64_t *shape,
 /* Pushes a new tensor with the given shape (uninitialised) and returns it. */
 ln_tensor *lb_new(lua_State *L, int ndim, const int64_t *shape, const char *fname);
 
-/* Reports that a tensor now holds bytes of storage, so Lua's collector runs
+/* Reports that a tensor now owns bytes of storage, so Lua's collector runs
  * in proportion to tensor memory rather than to the small userdata size. */
 void lb_account(lua_State *L, int64_t bytes);
 

@@ -150,7 +150,7 @@ static void push_names(lua_State *L, const char *const *names)
     }
 }
 
-/* The names of the parameters this layer holds now (a bias switched off is
+/* The names of the parameters this layer has now (a bias switched off is
  * left out), in state_dict order. */
 static int layer_parameter_names(lua_State *L)
 {

@@ -63,8 +63,8 @@ lb_layer *lb_check_layer(lua_State *L, int arg, const lb_layer_class *cls);
 void lb_layer_set(lua_State *L, int layer_index, const char *name);
 
 /* Returns the tensor in field name, or NULL when the field is nil (e.g. a
- * bias switched off). A field holding anything else raises. The tensor stays
- * valid while the layer holds it; nothing is left on the stack. */
+ * bias switched off). A field of another type raises. The tensor stays
+ * valid while the layer keeps it, and nothing is left on the stack. */
 ln_tensor *lb_layer_tensor(lua_State *L, int layer_index, const char *name);
 
 /* Returns the gradient tensor of parameter name, creating it as zeros of the

@@ -12,6 +12,14 @@ typedef struct linear_config {
 
 static const char *const linear_parameters[] = {"weight", "bias", NULL};
 
+/* The output shape for input: its leading dims, then out_features. */
+static void output_shape(const ln_tensor *input, const ln_tensor *weight, int64_t *shape)
+{
+    for (int d = 0; d < input->ndim - 1; d++)
+        shape[d] = input->shape[d];
+    shape[input->ndim - 1] = weight->shape[0];
+}
+
 static int linear_forward(lua_State *L, lb_layer *layer)
 {
     ln_tensor *input = lb_check_tensor(L, 2, "Linear");
@@ -22,9 +30,7 @@ static int linear_forward(lua_State *L, lb_layer *layer)
     lb_check_status(L, ln_linear_check(input, weight, bias), "Linear");
 
     int64_t shape[LN_MAX_DIMS];
-    for (int d = 0; d < input->ndim - 1; d++)
-        shape[d] = input->shape[d];
-    shape[input->ndim - 1] = weight->shape[0];
+    output_shape(input, weight, shape);
     ln_tensor *output = lb_new(L, input->ndim, shape, "Linear");
     lb_check_status(L, ln_linear_forward(output, input, weight, bias), "Linear");
     return 1;
@@ -40,9 +46,7 @@ static int linear_backward(lua_State *L, lb_layer *layer)
     lb_check_status(L, ln_linear_check(input, weight, NULL), "Linear.backward");
 
     int64_t expected[LN_MAX_DIMS];
-    for (int d = 0; d < input->ndim - 1; d++)
-        expected[d] = input->shape[d];
-    expected[input->ndim - 1] = weight->shape[0];
+    output_shape(input, weight, expected);
     if (grad_output->ndim != input->ndim ||
         memcmp(grad_output->shape, expected, sizeof(int64_t) * input->ndim) != 0) {
         char tg[256], te[256];

@@ -103,11 +103,11 @@ local function check_tensor(method, tensor)
     end
 end
 
---- Registers a trainable tensor under name (reachable as self[name]).
-function Module:register_parameter(name, tensor)
-    check_name("register_parameter", name)
-    check_tensor("register_parameter", tensor)
-    local order = self._parameter_order
+-- Stores tensor under name, appending name to the order list the first
+-- time, so parameters and buffers keep their registration order.
+local function register_tensor(self, method, order, name, tensor)
+    check_name(method, name)
+    check_tensor(method, tensor)
     if rawget(self, name) == nil then
         order[#order + 1] = name
     end
@@ -115,16 +115,14 @@ function Module:register_parameter(name, tensor)
     return tensor
 end
 
+--- Registers a trainable tensor under name (reachable as self[name]).
+function Module:register_parameter(name, tensor)
+    return register_tensor(self, "register_parameter", self._parameter_order, name, tensor)
+end
+
 --- Registers a saved, untrained tensor (a running statistic) under name.
 function Module:register_buffer(name, tensor)
-    check_name("register_buffer", name)
-    check_tensor("register_buffer", tensor)
-    local order = self._buffer_order
-    if rawget(self, name) == nil then
-        order[#order + 1] = name
-    end
-    rawset(self, name, tensor)
-    return tensor
+    return register_tensor(self, "register_buffer", self._buffer_order, name, tensor)
 end
 
 Module.children = shared.children
