@@ -150,8 +150,9 @@ API_DIR ?= docs/api
 
 .PHONY: docs
 
+# LDoc names its template directory after $HOME and fails when it is unset.
 docs:
-	$(LDOC) --fatalwarnings --dir "$(API_DIR)" .
+	HOME="$${HOME:-/tmp}" $(LDOC) --fatalwarnings --dir "$(API_DIR)" .
 
 # Sanitizers -------------------------------------------------------------------
 # `make test-sanitize` runs every spec under AddressSanitizer and

@@ -91,9 +91,8 @@ local function terminal(steps)
         parts[#parts + 1] = "cat " .. quote(path)
         parts[#parts + 1] = "sleep 0.3"
     end
-    -- script(1) runs its command through $SHELL, or /bin/sh when SHELL is
-    -- unset. exec replaces that shell, which would otherwise also receive
-    -- each Ctrl-C and, like dash, end itself by SIGINT after lunet exits.
+    -- script(1) runs the command through $SHELL or /bin/sh. Without exec, dash
+    -- also receives each Ctrl-C and kills itself by SIGINT after lunet exits.
     local command = string.format("(%s) | HOME=%s timeout %d script -qfec %s /dev/null",
         table.concat(parts, "; "), quote(home), TIMEOUT, quote("exec " .. quote(LUNET)))
     local output, code = shell(command)
