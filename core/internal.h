@@ -3,6 +3,7 @@
 #define LUNET_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tensor.h"
@@ -32,5 +33,11 @@ void ln_apply(int count, const ln_operand *operands, int ndim, const int64_t *sh
 /* Pairwise sum of n floats read with stride step, accumulated in double; the
  * error grows as O(log n) instead of O(n). */
 double ln_sum_strided(const float *x, int64_t n, int64_t step);
+
+/* Allocates and frees tensor storage: malloc or calloc, except that large
+ * blocks are recycled through a small cache (storage_cache.c). bytes must be
+ * the size the block was allocated with. */
+void *ln_storage_malloc(size_t bytes, bool zero);
+void ln_storage_free(void *data, size_t bytes);
 
 #endif

@@ -12,6 +12,12 @@
  * ptrdiff_t on a 64-bit machine. */
 #define LN_MAX_NUMEL (INT64_MAX / 8)
 
+/* Bytes allocated for numel elements; an empty tensor still gets one. */
+static size_t storage_bytes(int64_t numel)
+{
+    return (size_t)(numel > 0 ? numel : 1) * sizeof(float);
+}
+
 static ln_storage *storage_new(float *data, int64_t numel,
                                void (*free_data)(ln_storage *), void *context)
 {
@@ -26,14 +32,18 @@ static ln_storage *storage_new(float *data, int64_t numel,
     return storage;
 }
 
+/* free_data of the storage that ln_tensor_alloc and ln_tensor_zeros make. */
+static void free_allocated(ln_storage *storage)
+{
+    ln_storage_free(storage->data, storage_bytes(storage->numel));
+}
+
 static void storage_release(ln_storage *storage)
 {
     if (--storage->refcount > 0)
         return;
     if (storage->free_data)
         storage->free_data(storage);
-    else
-        free(storage->data);
     free(storage);
 }
 
@@ -96,17 +106,16 @@ static ln_status alloc_storage(ln_tensor *out, int ndim, const int64_t *shape, b
     if (status)
         return status;
 
-    size_t bytes = (size_t)(numel > 0 ? numel : 1) * sizeof(float);
-    float *data = zero ? calloc(1, bytes) : malloc(bytes);
+    float *data = ln_storage_malloc(storage_bytes(numel), zero);
     if (!data) {
         char text[256];
         ln_shape_string_raw(ndim, shape, text, sizeof text);
         return ln_fail(LN_ENOMEM, "out of memory: a tensor of shape %s needs %.4g GB",
                        text, (double)numel * 4 / 1e9);
     }
-    ln_storage *storage = storage_new(data, numel, NULL, NULL);
+    ln_storage *storage = storage_new(data, numel, free_allocated, NULL);
     if (!storage) {
-        free(data);
+        ln_storage_free(data, storage_bytes(numel));
         return ln_fail(LN_ENOMEM, "out of memory allocating tensor storage");
     }
     out->storage = storage;

@@ -32,7 +32,7 @@ struct ln_storage {
     float *data;
     int64_t numel;                     /* capacity, in elements */
     long refcount;
-    void (*free_data)(ln_storage *);   /* NULL: data came from malloc */
+    void (*free_data)(ln_storage *);   /* NULL: the data is not freed */
     void *context;                     /* for free_data, e.g. an mmap region */
 };
 
@@ -49,7 +49,9 @@ typedef struct ln_tensor {
 /* Allocates new contiguous storage of the given shape, uninitialised (or
  * zero-filled by ln_tensor_zeros). Fails with LN_EINVAL for a rank above
  * LN_MAX_DIMS or a negative size, and LN_ENOMEM, naming the byte count, when
- * the element count overflows or malloc fails. */
+ * the element count overflows or malloc fails. Freed blocks of 32 to 256 MiB
+ * are kept for reuse by the next allocation of the same size, up to four
+ * blocks and 256 MiB in all. */
 ln_status ln_tensor_alloc(ln_tensor *out, int ndim, const int64_t *shape);
 ln_status ln_tensor_zeros(ln_tensor *out, int ndim, const int64_t *shape);
 

@@ -462,6 +462,18 @@ describe("tensor lifetime", function()
         -- tensor bytes it would keep all 800 MB alive.
         assert.is_true(rss_mb() - before < 300, "RSS grew by " .. (rss_mb() - before) .. " MB")
     end)
+
+    it("zeroes large storage reused after a close", function()
+        -- 40 MB blocks are kept for reuse instead of being unmapped.
+        local size = 10 * 1024 * 1024
+        for _ = 1, 3 do
+            local used <close> = lunet.full({ size }, 7)
+        end
+        local zeros = lunet.zeros(size)
+        assert.are.equal(0, zeros:abs():max())
+        local empty = lunet.empty(size)
+        assert.are.equal(size, empty:numel())
+    end)
 end)
 
 describe("printing", function()
