@@ -3,19 +3,21 @@
  * Every function works on contiguous data read as (outer, n, inner), where n
  * is the size of dim; non-contiguous inputs are copied first, and a
  * non-contiguous output is written through a contiguous temporary. With
- * inner == 1 each slice is a contiguous row: one pass finds the max, one
- * sums exp(x - max) in double, and one writes the result. With inner > 1
+ * inner == 1 each slice is a contiguous row: one pass finds the max and the
+ * sum of exp(x - max) in double together, rescaling the sum whenever the max
+ * grows, and a second pass writes the result. With inner > 1
  * the kernels walk a block of up to COLUMN_WIDTH neighbouring slices at
  * once, so the innermost loop runs unit-stride across slices and vectorises.
  *
  * Threads share rows or column blocks. When rows are fewer than threads,
- * each row is cut into fixed chunks of ROW_CHUNK elements: per-chunk maxima,
- * then per-chunk sums added in chunk order, so a result never depends on the
+ * each row is cut into fixed chunks of ROW_CHUNK elements. The max and sum
+ * of every chunk are merged in chunk order, so a result never depends on the
  * thread count. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "exp_avx512.h"
 #include "internal.h"
 #include "parallel.h"
 #include "reduce.h"
@@ -29,11 +31,19 @@
 /* Independent running maxima in max_ignoring_nan. */
 #define MAX_LANES 16
 
-/* Exponentials computed before their sum is taken; 4 KB stays in L1. */
+/* Elements whose max is found before their exponentials are summed; 4 KB
+ * stays in L1 between the two loops. */
 #define EXP_BLOCK 1024
+
+/* Double accumulators in exp_sum: two AVX-512 registers. */
+#define SUM_LANES 16
 
 /* Elements per chunk of a long row, the unit of work of one thread. */
 #define ROW_CHUNK (16 * EXP_BLOCK)
+
+/* Outputs of at least this many elements (16 MiB) are written with
+ * non-temporal stores, because they would not stay in the caches anyway. */
+#define STREAM_ELEMENTS (4 << 20)
 
 /* Rows shorter than this go through softmax_short_rows. */
 #define SHORT_ROW 128
@@ -137,17 +147,120 @@ LN_CLONES static void exp_shifted(float *e, const float *x, int64_t n, float shi
         e[i] = fast_expf(x[i] - shift);
 }
 
-/* Sum of exp(x - shift) over n values, in double, block by block; with out
- * set, the exponentials are stored there too. */
-static double exp_sum(float *out, const float *x, int64_t n, float shift)
+/* Long rows spend most of their time in exp, so they get explicit AVX-512
+ * loops where the processor has it. */
+static bool use_avx512(void)
 {
-    float buffer[EXP_BLOCK];
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i += EXP_BLOCK) {
-        int64_t len = n - i < EXP_BLOCK ? n - i : EXP_BLOCK;
-        float *e = out ? out + i : buffer;
-        exp_shifted(e, x + i, len, shift);
-        sum += ln_sum_strided(e, len, 1);
+    static int supported = -1;
+    if (supported < 0)
+        supported = __builtin_cpu_supports("avx512f");
+    return supported;
+}
+
+/* Returns the mask of the first min(left, 16) lanes. */
+__attribute__((target("avx512f"))) static __mmask16 tail_mask(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
+__attribute__((target("avx512f"))) static __m512d add_halves(__m512d sum, __m512 e)
+{
+    __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
+    __m512d high = _mm512_cvtps_pd(
+        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+    return _mm512_add_pd(sum, _mm512_add_pd(low, high));
+}
+
+/* With store set, the exponentials are also written there. */
+__attribute__((target("avx512f"))) static double exp_sum_avx512(float *store, const float *x,
+                                                                 int64_t n, float shift)
+{
+    __m512 shift16 = _mm512_set1_ps(shift);
+    __m512d even = _mm512_setzero_pd(), odd = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 e0 = ln_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), shift16));
+        __m512 e1 = ln_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), shift16));
+        if (store) {
+            _mm512_storeu_ps(store + i, e0);
+            _mm512_storeu_ps(store + i + 16, e1);
+        }
+        even = add_halves(even, e0);
+        odd = add_halves(odd, e1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 mask = tail_mask(n - i);
+        __m512 e = ln_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + i), shift16));
+        e = _mm512_maskz_mov_ps(mask, e);
+        if (store)
+            _mm512_mask_storeu_ps(store + i, mask, e);
+        even = add_halves(even, e);
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(even, odd));
+}
+
+__attribute__((target("avx512f"))) static __m512 exp_scaled16(const float *x, __mmask16 mask,
+                                                               __m512 shift, __m512 scale)
+{
+    __m512 e = ln_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x), shift));
+    return _mm512_mul_ps(e, scale);
+}
+
+/* With stream set, whole 64-byte lines of out are written with
+ * non-temporal stores, which skip reading the line first and keep a large
+ * output from evicting x between the two passes. */
+__attribute__((target("avx512f"))) static void exp_scaled_avx512(float *out, const float *x,
+                                                                 int64_t n, float shift,
+                                                                 float scale, bool stream)
+{
+    __m512 shift16 = _mm512_set1_ps(shift), scale16 = _mm512_set1_ps(scale);
+    int64_t i = 0;
+    if (stream) {
+        int64_t head = (int64_t)(((64 - ((uintptr_t)out & 63)) & 63) / sizeof(float));
+        head = head < n ? head : n;
+        if (head > 0)
+            _mm512_mask_storeu_ps(out, tail_mask(head),
+                                  exp_scaled16(x, tail_mask(head), shift16, scale16));
+        for (i = head; i + 16 <= n; i += 16)
+            _mm512_stream_ps(out + i, exp_scaled16(x + i, 0xFFFF, shift16, scale16));
+        /* Orders the streamed lines before the stores of later code and
+         * the barrier at the end of the parallel loop. */
+        _mm_sfence();
+    }
+    for (; i < n; i += 16) {
+        __mmask16 mask = tail_mask(n - i);
+        _mm512_mask_storeu_ps(out + i, mask, exp_scaled16(x + i, mask, shift16, scale16));
+    }
+}
+
+/* Sum of exp(x - shift) over n values, in SUM_LANES double accumulators
+ * that the compiler keeps in vector registers. With store set, the
+ * exponentials are also written there. */
+LN_CLONES static double exp_sum(float *store, const float *x, int64_t n, float shift)
+{
+    if (use_avx512())
+        return exp_sum_avx512(store, x, n, shift);
+
+    double lane[SUM_LANES] = {0};
+    int64_t whole = n - n % SUM_LANES;
+    for (int64_t i = 0; i < whole; i += SUM_LANES) {
+        for (int j = 0; j < SUM_LANES; j++) {
+            float e = fast_expf(x[i + j] - shift);
+            if (store)
+                store[i + j] = e;
+            lane[j] += e;
+        }
+    }
+
+    for (int width = SUM_LANES / 2; width > 0; width /= 2)
+        for (int j = 0; j < width; j++)
+            lane[j] += lane[j + width];
+    double sum = lane[0];
+    for (int64_t i = whole; i < n; i++) {
+        float e = fast_expf(x[i] - shift);
+        if (store)
+            store[i] = e;
+        sum += e;
     }
     return sum;
 }
@@ -174,66 +287,123 @@ static float logsumexp_shift(float max)
     return isinf(max) ? 0.0f : max;
 }
 
-/* One row of n >= 1 elements; returns logsumexp for LOGSUMEXP and writes out
- * otherwise. With parallel set the row is split into chunks across threads;
- * the result is the same bits either way. */
-static float softmax_row(float *out, const float *x, int64_t n, softmax_kind kind, bool parallel)
+LN_CLONES static void exp_scaled(float *out, const float *x, int64_t n, float shift, float scale,
+                                 bool stream)
 {
+    if (use_avx512()) {
+        exp_scaled_avx512(out, x, n, shift, scale, stream);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        out[i] = fast_expf(x[i] - shift) * scale;
+}
+
+/* The max of part of a row (ignoring NaN, -inf when empty) and the sum of
+ * exp(x - logsumexp_shift(max)) over that part, so long rows need one pass
+ * to find both. */
+typedef struct exp_total {
+    float max;
+    double sum;
+} exp_total;
+
+static const exp_total EMPTY_TOTAL = {-INFINITY, 0.0};
+
+/* Moves total to a larger max, rescaling its sum. A zero sum stays zero,
+ * which also keeps exp(0 - max) from overflowing for a total whose values
+ * were all -inf. */
+static void raise_max(exp_total *total, float max)
+{
+    if (total->sum != 0.0)
+        total->sum *= exp((double)logsumexp_shift(total->max) - logsumexp_shift(max));
+    total->max = max;
+}
+
+static exp_total merge_totals(exp_total a, exp_total b)
+{
+    float max = a.max > b.max ? a.max : b.max;
+    raise_max(&a, max);
+    raise_max(&b, max);
+    return (exp_total){max, a.sum + b.sum};
+}
+
+/* The exp_total of n values, block by block: the max of each block is found
+ * first, so the exponentials never overflow and x is read from memory once. */
+static exp_total total_of(const float *x, int64_t n)
+{
+    exp_total total = EMPTY_TOTAL;
+    for (int64_t i = 0; i < n; i += EXP_BLOCK) {
+        int64_t len = n - i < EXP_BLOCK ? n - i : EXP_BLOCK;
+        float max = max_ignoring_nan(x + i, len);
+        if (max > total.max)
+            raise_max(&total, max);
+        total.sum += exp_sum(NULL, x + i, len, logsumexp_shift(total.max));
+    }
+    return total;
+}
+
+/* Writes softmax or log-softmax of one chunk, given its row's total. */
+static void finish_chunk(float *out, const float *x, int64_t n, exp_total row,
+                         softmax_kind kind, bool stream)
+{
+    /* With a +inf in the row, x - max is NaN there and the whole row is NaN,
+     * as in PyTorch. */
+    double sum = row.max == INFINITY ? NAN : row.sum;
+    if (kind == SOFTMAX)
+        exp_scaled(out, x, n, row.max, (float)(1.0 / sum), stream);
+    else
+        subtract_row(out, x, n, row.max, log(sum));
+}
+
+static int64_t chunk_length(int64_t n, int64_t start)
+{
+    return n - start < ROW_CHUNK ? n - start : ROW_CHUNK;
+}
+
+/* One row of n >= 1 elements; returns logsumexp for LOGSUMEXP and writes out
+ * otherwise. Two passes over x: the totals of ROW_CHUNK-element chunks,
+ * merged in chunk order, then the output. With parallel set, threads share
+ * the chunks, and the result is the same bits either way. */
+static float softmax_row(float *out, const float *x, int64_t n, softmax_kind kind, bool parallel,
+                         bool stream)
+{
+    /* A row that fits in one block stays in L1, so storing the exponentials
+     * and scaling them costs less than computing them twice. */
+    if (kind == SOFTMAX && n <= EXP_BLOCK) {
+        float max = max_ignoring_nan(x, n);
+        scale_row(out, n, (float)(1.0 / exp_sum(out, x, n, max)));
+        return 0.0f;
+    }
+
     int64_t chunks = (n + ROW_CHUNK - 1) / ROW_CHUNK;
     parallel = parallel && chunks > 1;
 
-    float max = -INFINITY;
+    exp_total row = EMPTY_TOTAL;
     if (!parallel) {
-        max = max_ignoring_nan(x, n);
-    } else {
-#pragma omp parallel for reduction(max : max)
-        for (int64_t c = 0; c < chunks; c++) {
-            int64_t start = c * ROW_CHUNK;
-            float chunk_max = max_ignoring_nan(x + start, n - start < ROW_CHUNK ? n - start
-                                                                                : ROW_CHUNK);
-            max = chunk_max > max ? chunk_max : max;
-        }
+        for (int64_t start = 0; start < n; start += ROW_CHUNK)
+            row = merge_totals(row, total_of(x + start, chunk_length(n, start)));
     }
-
-    float shift = kind == LOGSUMEXP ? logsumexp_shift(max) : max;
-    float *store = kind == SOFTMAX ? out : NULL;
-    double sum = 0.0;
-    if (!parallel) {
-        for (int64_t start = 0; start < n; start += ROW_CHUNK) {
-            int64_t len = n - start < ROW_CHUNK ? n - start : ROW_CHUNK;
-            sum += exp_sum(store ? store + start : NULL, x + start, len, shift);
-        }
-    }
-    double partial[ROW_ROUND];
+    exp_total partial[ROW_ROUND];
     for (int64_t first = 0; parallel && first < chunks; first += ROW_ROUND) {
         int64_t count = chunks - first < ROW_ROUND ? chunks - first : ROW_ROUND;
 #pragma omp parallel for
         for (int64_t c = 0; c < count; c++) {
             int64_t start = (first + c) * ROW_CHUNK;
-            int64_t len = n - start < ROW_CHUNK ? n - start : ROW_CHUNK;
-            partial[c] = exp_sum(store ? store + start : NULL, x + start, len, shift);
+            partial[c] = total_of(x + start, chunk_length(n, start));
         }
         for (int64_t c = 0; c < count; c++)
-            sum += partial[c];
+            row = merge_totals(row, partial[c]);
     }
 
     if (kind == LOGSUMEXP)
-        return (float)(log(sum) + shift);
+        return (float)(log(row.sum) + logsumexp_shift(row.max));
     if (!parallel) {
-        if (kind == SOFTMAX)
-            scale_row(out, n, (float)(1.0 / sum));
-        else
-            subtract_row(out, x, n, max, log(sum));
+        finish_chunk(out, x, n, row, kind, stream);
         return 0.0f;
     }
 #pragma omp parallel for
     for (int64_t c = 0; c < chunks; c++) {
         int64_t start = c * ROW_CHUNK;
-        int64_t len = n - start < ROW_CHUNK ? n - start : ROW_CHUNK;
-        if (kind == SOFTMAX)
-            scale_row(out + start, len, (float)(1.0 / sum));
-        else
-            subtract_row(out + start, x + start, len, max, log(sum));
+        finish_chunk(out + start, x + start, chunk_length(n, start), row, kind, stream);
     }
     return 0.0f;
 }
@@ -442,11 +612,12 @@ static void run_row(const job *w, int64_t row, bool parallel)
     int64_t at = row * w->n;
     switch (w->kind) {
     case LOGSUMEXP:
-        w->out[row] = softmax_row(NULL, w->x + at, w->n, LOGSUMEXP, parallel);
+        w->out[row] = softmax_row(NULL, w->x + at, w->n, LOGSUMEXP, parallel, false);
         break;
     case SOFTMAX:
     case LOG_SOFTMAX:
-        softmax_row(w->out + at, w->x + at, w->n, (softmax_kind)w->kind, parallel);
+        softmax_row(w->out + at, w->x + at, w->n, (softmax_kind)w->kind, parallel,
+                    w->outer * w->n >= STREAM_ELEMENTS);
         break;
     case GRAD_SOFTMAX:
         softmax_grad_row(w->out + at, w->x + at, w->y + at, w->n);

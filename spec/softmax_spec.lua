@@ -231,6 +231,95 @@ describe("softmax", function()
     end)
 end)
 
+-- Rows longer than one chunk are reduced chunk by chunk, each with its own
+-- running max, so special values must survive in any chunk.
+describe("softmax over long rows", function()
+    local N = 40000
+
+    -- A 1xN row of randn values plus a ramp, so the max keeps growing.
+    local function ramp_row()
+        lunet.manual_seed(12)
+        return lunet.randn(1, N) + lunet.arange(N):view(1, N) * 0.002
+    end
+
+    local function assert_all_nan(t, name)
+        for i, v in ipairs(t:flat()) do
+            assert.is_true(is_nan(v), string.format("%s at %d is %.9g", name, i, v))
+        end
+    end
+
+    it("matches a double reference when the max grows", function()
+        local x = ramp_row()
+        local values = x:flat()
+        assert_close(reference_softmax(values, { 1, N }, 2), x:softmax():flat(), 1e-6, "softmax")
+        assert_close(reference_softmax(values, { 1, N }, 2, true), x:log_softmax():flat(), 1e-5,
+            "log_softmax")
+        local positions = {}
+        for i = 1, N do
+            positions[i] = i
+        end
+        local max, sum = max_and_exp_sum(values, positions)
+        assert_close({ max + math.log(sum) }, { x:logsumexp():item() }, 1e-6, "logsumexp")
+    end)
+
+    it("ignores -inf chunks before the max", function()
+        local x = ramp_row()
+        x:narrow(2, 1, N // 2):fill_(-inf)
+        local p = x:softmax()
+        local flat = p:flat()
+        assert.are.equal(0, flat[1])
+        assert.are.equal(0, flat[N // 2])
+        assert.is_true(math.abs(p:sum() - 1) <= 1e-6)
+        local expected = reference_softmax(x:flat(), { 1, N }, 2)
+        assert_close(expected, flat, 1e-6)
+
+        -- exp(0 - max) overflows for a max of -1e30.
+        x:narrow(2, N // 2 + 1, N // 2):fill_(-1e30)
+        local uniform = x:softmax():flat()
+        assert.are.equal(0, uniform[1])
+        assert.is_true(math.abs(uniform[N] - 2 / N) <= 1e-6 * 2 / N)
+        -- log(N / 2) is far below the spacing of float32 values near 1e30.
+        assert.are.equal(x[1][N], x:logsumexp():item())
+    end)
+
+    it("gives NaN for a NaN among -inf", function()
+        local x = ramp_row()
+        x:narrow(2, 1, N // 2):fill_(-inf)
+        x[1][100] = nan
+        assert_all_nan(x:softmax(), "softmax")
+        assert_all_nan(x:log_softmax(), "log_softmax")
+        assert.is_true(is_nan(x:logsumexp():item()))
+    end)
+
+    it("gives NaN for a +inf in a late chunk", function()
+        local x = ramp_row()
+        x[1][N - 5] = inf
+        assert_all_nan(x:softmax(), "softmax")
+        assert_all_nan(x:log_softmax(), "log_softmax")
+        assert.are.equal(inf, x:logsumexp():item())
+    end)
+
+    it("gives NaN for an all -inf row", function()
+        local x = lunet.full({ 1, N }, -inf)
+        assert_all_nan(x:softmax(), "softmax")
+        assert.are.equal(-inf, x:logsumexp():item())
+    end)
+
+    it("streams large outputs with the same bits", function()
+        -- Two rows of 2^21 + 3 reach the streaming size, and the second row
+        -- starts 12 bytes past a cache line.
+        lunet.manual_seed(13)
+        local n = (1 << 21) + 3
+        local x = lunet.randn(2, n) * 4
+        local p = x:softmax()
+        for r = 1, 2 do
+            local row = x:narrow(1, r, 1)
+            assert.are.equal(0, (p:narrow(1, r, 1) - row:softmax()):abs():max())
+            assert.is_true(math.abs(p:narrow(1, r, 1):sum() - 1) <= 1e-6)
+        end
+    end)
+end)
+
 describe("log_softmax", function()
     it("matches a double reference along every dim", function()
         local x = random3(3, 5, 70)
