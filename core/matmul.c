@@ -12,6 +12,8 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <omp.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "parallel.h"
@@ -290,12 +292,11 @@ static void scale_vector(float *c, int64_t n, int64_t step, float beta)
         c[i * step] = beta == 0.0f ? 0.0f : beta * c[i * step];
 }
 
-void ln_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-             const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-             int64_t ldc)
+/* Computes ln_gemm's product on the calling thread. */
+static void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                        float *c, int64_t ldc)
 {
-    if (m <= 0 || n <= 0)
-        return;
     if (k <= 0) {
         /* The reference BLAS sgemv returns early when a size is 0, without
          * applying beta, so the scaling is done here. */
@@ -341,4 +342,63 @@ void ln_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float 
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a, (int)lda,
                 b, (int)ldb, beta, c, (int)ldc);
+}
+
+/* Below this many multiply-adds a product runs on the calling thread. */
+#define GEMM_SPLIT_MIN (1 << 18)
+
+/* Pieces of C start at multiples of this many rows or columns. */
+#define GEMM_SPLIT_ALIGN 16
+
+static void use_one_blas_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+/* Finds part `piece` of 0 .. total - 1 cut into `pieces` nearly equal parts
+ * that start at multiples of GEMM_SPLIT_ALIGN. */
+static void split_range(int64_t total, int pieces, int piece, int64_t *start, int64_t *count)
+{
+    int64_t size = (total + pieces - 1) / pieces;
+    size = (size + GEMM_SPLIT_ALIGN - 1) / GEMM_SPLIT_ALIGN * GEMM_SPLIT_ALIGN;
+    *start = piece * size < total ? piece * size : total;
+    *count = total - *start < size ? total - *start : size;
+}
+
+/* OpenBLAS keeps its own pool of threads, which would compete with the
+ * OpenMP threads of lunet's kernels for the same cores, because each pool
+ * spins for a while after its work. So OpenBLAS runs single-threaded, and
+ * the OpenMP threads share C out in blocks of rows or columns instead. */
+void ln_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+             const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+             int64_t ldc)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, use_one_blas_thread);
+
+    if (m <= 0 || n <= 0)
+        return;
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (threads < 2 || (double)m * n * k < GEMM_SPLIT_MIN || (m == 1 && n == 1)) {
+        gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+
+    bool by_columns = n >= m;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int t = 0; t < threads; t++) {
+        int64_t start, count;
+        if (by_columns) {
+            split_range(n, threads, t, &start, &count);
+            if (count > 0)
+                gemm_serial(trans_a, trans_b, m, count, k, alpha, a, lda,
+                            b + (trans_b ? start * ldb : start), ldb, beta, c + start, ldc);
+        } else {
+            split_range(m, threads, t, &start, &count);
+            if (count > 0)
+                gemm_serial(trans_a, trans_b, count, n, k, alpha,
+                            a + (trans_a ? start : start * lda), lda, b, ldb, beta,
+                            c + start * ldc, ldc);
+        }
+    }
 }

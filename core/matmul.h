@@ -26,7 +26,8 @@ ln_status ln_matmul(ln_tensor *out, const ln_tensor *a, const ln_tensor *b);
  * k x n, and op transposes when trans_a / trans_b is set. Goes to sgemv when
  * m or n is 1 and to a double-accumulated dot product when both are. With
  * k == 0, C becomes beta * C, and beta == 0 overwrites C without reading it.
- * Every size and leading dim must fit in an int (BLAS's index type). */
+ * Every size and leading dim must fit in an int (BLAS's index type). Outside
+ * a parallel region, the OpenMP threads share the work. */
 void ln_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc);

@@ -1,6 +1,5 @@
 #include "parallel.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 static volatile sig_atomic_t interrupt_requested;
@@ -12,7 +11,6 @@ void ln_set_num_threads(int n)
         n = 1;
     num_threads = n;
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
 }
 
 int ln_get_num_threads(void)

@@ -1,6 +1,5 @@
 #include "nn/conv2d.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include "gemm_conv.h"
 #include "gemm_kernel.h"
 #include "internal.h"
+#include "matmul.h"
 #include "nn/im2col.h"
 #include "nn/winograd.h"
 #include "parallel.h"
@@ -532,8 +532,8 @@ static void forward_samples(const plan *p, const group_block *b, const float *bi
     const int64_t cols = b->samples * p->out_plane;
     float *staging = col + p->patch * cols;
     ln_im2col(col, b->x, in_sample, b->samples, &p->geometry, 0, p->geometry.out_height);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->group_out_channels, cols, p->patch,
-                1.0f, b->w, p->patch, col, cols, 0.0f, staging, cols);
+    ln_gemm(false, false, p->group_out_channels, cols, p->patch, 1.0f, b->w, p->patch, col, cols,
+            0.0f, staging, cols);
     move_staging(p, staging, b->y, b->samples, bias, true);
 }
 
@@ -554,9 +554,8 @@ static ln_status forward_rows(const plan *p, const group_block *b, float *col)
             patches = col;
             ld = cols;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->group_out_channels, cols,
-                    p->patch, 1.0f, b->w, p->patch, patches, ld, 1.0f, b->y + r0 * out_width,
-                    p->out_plane);
+        ln_gemm(false, false, p->group_out_channels, cols, p->patch, 1.0f, b->w, p->patch,
+                patches, ld, 1.0f, b->y + r0 * out_width, p->out_plane);
     }
     return LN_OK;
 }
@@ -648,17 +647,15 @@ static void backward_rows(const plan *p, float *gx, float *gw, const group_block
             patches = col;
             ld = cols;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->group_out_channels, p->patch,
-                    cols, 1.0f, gy, p->out_plane, patches, ld, 1.0f, gw, p->patch);
+        ln_gemm(false, true, p->group_out_channels, p->patch, cols, 1.0f, gy, p->out_plane,
+                patches, ld, 1.0f, gw, p->patch);
     }
     if (gx && p->direct) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->patch, cols,
-                    p->group_out_channels, 1.0f, b->w, p->patch, gy, p->out_plane, 0.0f,
-                    gx + r0 * out_width, p->in_plane);
+        ln_gemm(true, false, p->patch, cols, p->group_out_channels, 1.0f, b->w, p->patch, gy,
+                p->out_plane, 0.0f, gx + r0 * out_width, p->in_plane);
     } else if (gx) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->patch, cols,
-                    p->group_out_channels, 1.0f, b->w, p->patch, gy, p->out_plane, 0.0f, col,
-                    cols);
+        ln_gemm(true, false, p->patch, cols, p->group_out_channels, 1.0f, b->w, p->patch, gy,
+                p->out_plane, 0.0f, col, cols);
         ln_col2im(gx, 0, 1, col, &p->geometry, r0, rows);
     }
 }
@@ -675,12 +672,12 @@ static void backward_samples(const plan *p, float *gx, float *gw, const group_bl
     move_staging(p, staging, b->y, b->samples, NULL, false);
     if (gw) {
         ln_im2col(col, b->x, in_sample, b->samples, &p->geometry, 0, p->geometry.out_height);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->group_out_channels, p->patch,
-                    cols, 1.0f, staging, cols, col, cols, 1.0f, gw, p->patch);
+        ln_gemm(false, true, p->group_out_channels, p->patch, cols, 1.0f, staging, cols, col,
+                cols, 1.0f, gw, p->patch);
     }
     if (gx) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->patch, cols,
-                    p->group_out_channels, 1.0f, b->w, p->patch, staging, cols, 0.0f, col, cols);
+        ln_gemm(true, false, p->patch, cols, p->group_out_channels, 1.0f, b->w, p->patch,
+                staging, cols, 0.0f, col, cols);
         ln_col2im(gx, in_sample, b->samples, col, &p->geometry, 0, p->geometry.out_height);
     }
 }

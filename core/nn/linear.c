@@ -1,9 +1,9 @@
 #include "nn/linear.h"
 
-#include <cblas.h>
 #include <stdio.h>
 
 #include "internal.h"
+#include "matmul.h"
 
 ln_status ln_linear_check(const ln_tensor *input, const ln_tensor *weight, const ln_tensor *bias)
 {
@@ -79,12 +79,8 @@ ln_status ln_linear_forward(ln_tensor *output, const ln_tensor *input, const ln_
                 y[r * o.out + j] = b[j * bias->stride[0]];
         beta = 1.0f;
     }
-    if (o.rows == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, o.out, o.in, 1.0f, ln_data(&o.w), o.in,
-                    ln_data(&o.x), 1, beta, y, 1);
-    else if (o.rows > 0 && o.out > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, o.rows, o.out, o.in, 1.0f,
-                    ln_data(&o.x), o.in, ln_data(&o.w), o.in, beta, y, o.out);
+    ln_gemm(false, true, o.rows, o.out, o.in, 1.0f, ln_data(&o.x), o.in, ln_data(&o.w), o.in,
+            beta, y, o.out);
     if (!bias && o.in == 0)
         ln_fill(output, 0.0f);
     release_operands(&o);
@@ -112,12 +108,12 @@ ln_status ln_linear_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_t
         if (o.out == 0)
             ln_fill(grad_input, 0.0f);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o.rows, o.in, o.out, 1.0f,
-                        gy, o.out, ln_data(&o.w), o.in, 0.0f, ln_data(grad_input), o.in);
+            ln_gemm(false, false, o.rows, o.in, o.out, 1.0f, gy, o.out, ln_data(&o.w), o.in,
+                    0.0f, ln_data(grad_input), o.in);
     }
     if (grad_weight && o.rows > 0)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o.out, o.in, o.rows, 1.0f, gy,
-                    o.out, ln_data(&o.x), o.in, 1.0f, ln_data(grad_weight), o.in);
+        ln_gemm(true, false, o.out, o.in, o.rows, 1.0f, gy, o.out, ln_data(&o.x), o.in, 1.0f,
+                ln_data(grad_weight), o.in);
     if (grad_bias) {
         float *gb = ln_data(grad_bias);
         for (int64_t j = 0; j < o.out; j++)
