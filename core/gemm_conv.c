@@ -15,9 +15,23 @@
  * too, at the price of building the input side once per part. */
 #define UNITS_PER_THREAD 2
 
+/* Convolutions of fewer multiply-adds than this run on one thread: waking
+ * a second thread costs more than the few microseconds it would save. */
+#define PARALLEL_MIN_MACS (1 << 21)
+
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
+}
+
+/* Returns the thread count for convolution c. Its forward and its weight
+ * gradient have the same number of products, so one count serves both. */
+static int team_size(const ln_gemm_conv *c)
+{
+    const ln_patch_geometry *g = &c->geometry;
+    double macs = (double)c->batch * c->groups * c->out_channels * g->out_height *
+                  g->out_width * g->channels * g->kernel[0] * g->kernel[1];
+    return macs < PARALLEL_MIN_MACS ? 1 : omp_get_max_threads();
 }
 
 /* Returns whether the team should stop: an interrupt arrived, now or
@@ -161,7 +175,7 @@ typedef struct patch_layout {
 static patch_layout make_patch_layout(const ln_gemm_conv *c)
 {
     const ln_patch_geometry *g = &c->geometry;
-    patch_layout l = {.c = c, .kernel = ln_gemm_select(), .threads = omp_get_max_threads()};
+    patch_layout l = {.c = c, .kernel = ln_gemm_select(), .threads = team_size(c)};
     l.patch = g->channels * g->kernel[0] * g->kernel[1];
     l.in_plane = g->height * g->width;
     l.out_plane = g->out_height * g->out_width;
@@ -322,7 +336,7 @@ typedef struct shifted_layout {
 static shifted_layout make_shifted_layout(const ln_gemm_conv *c)
 {
     const ln_patch_geometry *g = &c->geometry;
-    shifted_layout l = {.c = c, .kernel = ln_gemm_select(), .threads = omp_get_max_threads()};
+    shifted_layout l = {.c = c, .kernel = ln_gemm_select(), .threads = team_size(c)};
     const int64_t extent_w = g->dilation[1] * (g->kernel[1] - 1);
     l.taps = g->kernel[0] * g->kernel[1];
     l.patch = g->channels * l.taps;
