@@ -6,6 +6,7 @@
  * folders next to the executable (a source checkout) and the installed share/
  * and lib/ folders, and lunet.core is preloaded from the linked library. */
 #include <limits.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,8 +257,25 @@ static int run_statements(lua_State *L, int argc, char **argv, int script)
     return LUA_OK;
 }
 
+/* glibc trims the top of its heap as soon as more than its trim threshold
+ * is free there: 128 KiB, or twice the mmap threshold once that has risen
+ * (mallopt(3)). Tensors of a few hundred KiB to a few MiB, which the
+ * collector frees in batches, then came back as fresh pages on almost every
+ * call: softmax over 64x1000 took three times as long. So this program
+ * serves blocks up to 32 MiB from the heap and keeps up to 64 MiB free at
+ * its top. A GLIBC_TUNABLES that the user set is left to decide. */
+static void tune_malloc(void)
+{
+    if (getenv("GLIBC_TUNABLES"))
+        return;
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 int main(int argc, char **argv)
 {
+    tune_malloc();
+
     options opts;
     if (!parse_options(argc, argv, &opts)) {
         usage(stderr, argv[0]);
