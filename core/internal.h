@@ -8,6 +8,13 @@
 
 #include "tensor.h"
 
+/* Compiles a hot loop for several instruction sets, picked at load time. */
+#define LN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+/* Returns whether the processor has AVX-512F, for kernels with an explicit
+ * AVX-512 loop beside their portable one. */
+bool ln_cpu_has_avx512(void);
+
 /* Element counts below this run on one thread: spawning threads costs more
  * than the work saved. */
 #define LN_PARALLEL_GRAIN 32768

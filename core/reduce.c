@@ -18,9 +18,6 @@
 #include "parallel.h"
 #include "reduce.h"
 
-/* Compiles a hot loop for several instruction sets, picked at load time. */
-#define LN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-
 /* Independent running maxima in the row kernel; a multiple of any vector
  * width, so the per-lane loop vectorises without reordering comparisons. */
 #define EXTREME_LANES 16

@@ -23,9 +23,6 @@
 #include "reduce.h"
 #include "softmax.h"
 
-/* Compiles a hot loop for several instruction sets, picked at load time. */
-#define LN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* Independent running maxima in max_ignoring_nan. */
@@ -149,13 +146,6 @@ LN_CLONES static void exp_shifted(float *e, const float *x, int64_t n, float shi
 
 /* Long rows spend most of their time in exp, so they get explicit AVX-512
  * loops where the processor has it. */
-static bool use_avx512(void)
-{
-    static int supported = -1;
-    if (supported < 0)
-        supported = __builtin_cpu_supports("avx512f");
-    return supported;
-}
 
 /* Returns the mask of the first min(left, 16) lanes. */
 __attribute__((target("avx512f"))) static __mmask16 tail_mask(int64_t left)
@@ -238,7 +228,7 @@ __attribute__((target("avx512f"))) static void exp_scaled_avx512(float *out, con
  * exponentials are also written there. */
 LN_CLONES static double exp_sum(float *store, const float *x, int64_t n, float shift)
 {
-    if (use_avx512())
+    if (ln_cpu_has_avx512())
         return exp_sum_avx512(store, x, n, shift);
 
     double lane[SUM_LANES] = {0};
@@ -290,7 +280,7 @@ static float logsumexp_shift(float max)
 LN_CLONES static void exp_scaled(float *out, const float *x, int64_t n, float shift, float scale,
                                  bool stream)
 {
-    if (use_avx512()) {
+    if (ln_cpu_has_avx512()) {
         exp_scaled_avx512(out, x, n, shift, scale, stream);
         return;
     }

@@ -2,6 +2,7 @@
  * instead of keeping indices from forward: indices would not fit exactly in
  * float32 storage for planes above 2^24 cells, and recomputing cannot go
  * stale when forward ran on another input. */
+#include <immintrin.h>
 #include <math.h>
 
 #include "internal.h"
@@ -82,10 +83,107 @@ static inline float max_nan(float a, float b)
     return (b > a || b != b) ? b : a;
 }
 
+/* AVX-512 loops over 16 windows at a time --------------------------------- */
+
+/* The first n of 16 lanes: none for n <= 0, all for n >= 16. */
+__attribute__((target("avx512f"))) static __mmask16 first_lanes(int64_t n)
+{
+    if (n <= 0)
+        return 0;
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+/* Picks the even and odd elements of the first 2 * windows (at most 32)
+ * floats at p. */
+__attribute__((target("avx512f"))) static void load_pairs(const float *p, int64_t windows,
+                                                          __m512 *even, __m512 *odd)
+{
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                            28, 30);
+    const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+    __m512 low = _mm512_maskz_loadu_ps(first_lanes(2 * windows), p);
+    __m512 high = _mm512_maskz_loadu_ps(first_lanes(2 * windows - 16), p + 16);
+    *even = _mm512_permutex2var_ps(low, evens, high);
+    *odd = _mm512_permutex2var_ps(low, odds, high);
+}
+
+/* Stores the first 2 * windows floats at p, alternating even and odd. */
+__attribute__((target("avx512f"))) static void store_pairs(float *p, int64_t windows,
+                                                           __m512 even, __m512 odd)
+{
+    const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                          23);
+    const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(8));
+    _mm512_mask_storeu_ps(p, first_lanes(2 * windows), _mm512_permutex2var_ps(even, low, odd));
+    _mm512_mask_storeu_ps(p + 16, first_lanes(2 * windows - 16),
+                          _mm512_permutex2var_ps(even, high, odd));
+}
+
+/* Lanes where v replaces best in window_argmax's order: larger, or NaN. */
+__attribute__((target("avx512f"))) static __mmask16 replaces(__m512 v, __m512 best)
+{
+    return _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+}
+
+/* Returns the max of up to 16 windows, and in *argmax the cell it came from
+ * (0 to 3 for top left, top right, bottom left, bottom right). */
+__attribute__((target("avx512f"))) static __m512 windows_max(const float *r0, const float *r1,
+                                                             int64_t windows, __m512i *argmax)
+{
+    __m512 a, b, c, d;
+    load_pairs(r0, windows, &a, &b);
+    load_pairs(r1, windows, &c, &d);
+    __m512i k = _mm512_setzero_si512();
+    __m512 best = a;
+    __mmask16 m = replaces(b, best);
+    best = _mm512_mask_mov_ps(best, m, b);
+    k = _mm512_mask_mov_epi32(k, m, _mm512_set1_epi32(1));
+    m = replaces(c, best);
+    best = _mm512_mask_mov_ps(best, m, c);
+    k = _mm512_mask_mov_epi32(k, m, _mm512_set1_epi32(2));
+    m = replaces(d, best);
+    best = _mm512_mask_mov_ps(best, m, d);
+    *argmax = _mm512_mask_mov_epi32(k, m, _mm512_set1_epi32(3));
+    return best;
+}
+
+__attribute__((target("avx512f"))) static void forward_row_2x2_avx512(const float *r0,
+                                                                     const float *r1, float *y,
+                                                                     int64_t count)
+{
+    for (int64_t ow = 0; ow < count; ow += 16) {
+        int64_t windows = count - ow < 16 ? count - ow : 16;
+        __m512i argmax;
+        __m512 max = windows_max(r0 + 2 * ow, r1 + 2 * ow, windows, &argmax);
+        _mm512_mask_storeu_ps(y + ow, first_lanes(windows), max);
+    }
+}
+
+__attribute__((target("avx512f"))) static void backward_row_2x2_avx512(
+    const float *r0, const float *r1, const float *gy, float *g0, float *g1, int64_t count)
+{
+    for (int64_t ow = 0; ow < count; ow += 16) {
+        int64_t windows = count - ow < 16 ? count - ow : 16;
+        __m512i argmax;
+        windows_max(r0 + 2 * ow, r1 + 2 * ow, windows, &argmax);
+        __m512 g = _mm512_maskz_loadu_ps(first_lanes(windows), gy + ow);
+        __m512 cell[4];
+        for (int k = 0; k < 4; k++)
+            cell[k] = _mm512_maskz_mov_ps(
+                _mm512_cmpeq_epi32_mask(argmax, _mm512_set1_epi32(k)), g);
+        store_pairs(g0 + 2 * ow, windows, cell[0], cell[1]);
+        store_pairs(g1 + 2 * ow, windows, cell[2], cell[3]);
+    }
+}
+
 /* Output columns [0, count) of a plain 2x2 row whose two input rows are r0
  * and r1. */
 static void forward_row_2x2(const float *r0, const float *r1, float *y, int64_t count)
 {
+    if (ln_cpu_has_avx512()) {
+        forward_row_2x2_avx512(r0, r1, y, count);
+        return;
+    }
     for (int64_t ow = 0; ow < count; ow++) {
         float top = max_nan(max_nan(-INFINITY, r0[2 * ow]), r0[2 * ow + 1]);
         y[ow] = max_nan(max_nan(top, r1[2 * ow]), r1[2 * ow + 1]);
@@ -124,23 +222,36 @@ static void forward_row(const ln_pool_plan *plan, int64_t i, const void *options
 }
 
 /* Routes the grads of output columns [0, count) of a plain 2x2 row to the
- * input cell window_argmax would pick; row is the window's first input row. */
+ * input cell window_argmax would pick, and zero to the other three; row is
+ * the window's first input row. The windows do not overlap, so each cell is
+ * stored once. */
 static void backward_row_2x2(const float *plane, int64_t in_w, int64_t row, const float *gy,
                              float *gx, int64_t count)
 {
+    const float *r0 = plane + row * in_w, *r1 = r0 + in_w;
+    float *g0 = gx + row * in_w, *g1 = g0 + in_w;
+    if (ln_cpu_has_avx512()) {
+        backward_row_2x2_avx512(r0, r1, gy, g0, g1, count);
+        return;
+    }
     for (int64_t ow = 0; ow < count; ow++) {
-        int64_t at[4] = {row * in_w + 2 * ow, row * in_w + 2 * ow + 1,
-                         (row + 1) * in_w + 2 * ow, (row + 1) * in_w + 2 * ow + 1};
-        int64_t best_at = at[0];
-        float best = -INFINITY;
-        for (int k = 0; k < 4; k++) {
-            float v = plane[at[k]];
-            if (v > best || v != v) {
-                best = v;
-                best_at = at[k];
-            }
-        }
-        gx[best_at] += gy[ow];
+        float best = r0[2 * ow];
+        int k = 0;
+        float v = r0[2 * ow + 1];
+        k = (v > best || v != v) ? 1 : k;
+        best = k == 1 ? v : best;
+        v = r1[2 * ow];
+        bool take = v > best || v != v;
+        k = take ? 2 : k;
+        best = take ? v : best;
+        v = r1[2 * ow + 1];
+        k = (v > best || v != v) ? 3 : k;
+
+        float g = gy[ow];
+        g0[2 * ow] = k == 0 ? g : 0.0f;
+        g0[2 * ow + 1] = k == 1 ? g : 0.0f;
+        g1[2 * ow] = k == 2 ? g : 0.0f;
+        g1[2 * ow + 1] = k == 3 ? g : 0.0f;
     }
 }
 

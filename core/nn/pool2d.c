@@ -160,15 +160,24 @@ static int64_t pool_work(int64_t outputs, int64_t window)
 }
 
 /* Runs task for i in [0, count) on OpenMP threads when work (elements
- * touched) reaches LN_PARALLEL_GRAIN. Tasks write disjoint memory. */
+ * touched) reaches LN_PARALLEL_GRAIN. Tasks write disjoint memory. With
+ * zero_planes set, task i is a plane of the target, which is zero-filled
+ * first by the same thread, so that it is in cache when the task adds to
+ * it. */
 static ln_status run_tasks(const ln_pool_plan *plan, int64_t count, int64_t work,
-                           ln_pool_task task, const void *options)
+                           ln_pool_task task, const void *options, bool zero_planes)
 {
+    const int64_t plane = plan->in_h * plan->in_w;
+
     /* A task costs at most a plane, so polling once per task is cheap. */
 #pragma omp parallel for schedule(static) if (work >= LN_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < count; i++)
-        if (!ln_interrupted())
-            task(plan, i, options);
+    for (int64_t i = 0; i < count; i++) {
+        if (ln_interrupted())
+            continue;
+        if (zero_planes)
+            memset(plan->target + i * plane, 0, sizeof(float) * (size_t)plane);
+        task(plan, i, options);
+    }
     if (ln_interrupted())
         return ln_fail(LN_EINTR, "interrupted");
     return LN_OK;
@@ -190,7 +199,7 @@ ln_status ln_pool_forward(ln_tensor *output, const ln_tensor *input, const int64
     set_geometry(&plan, input->ndim, input->shape, out_shape);
 
     status = run_tasks(&plan, plan.planes * plan.out_h, pool_work(ln_numel(output), window),
-                       task, options);
+                       task, options, false);
     release_plan(&plan);
     return status;
 }
@@ -216,9 +225,9 @@ ln_status ln_pool_backward(ln_tensor *grad_input, const ln_tensor *grad_output,
     if (!status) {
         plan.target = ln_data(grad_input);
         set_geometry(&plan, ndim, grad_input->shape, out_shape);
-        ln_fill(grad_input, 0.0f);
-        status = run_tasks(&plan, plan.planes, pool_work(ln_numel(grad_output), window), task,
-                           options);
+        int64_t work = pool_work(ln_numel(grad_output), window);
+        work = work > INT64_MAX - ln_numel(grad_input) ? INT64_MAX : work + ln_numel(grad_input);
+        status = run_tasks(&plan, plan.planes, work, task, options, true);
     }
     release_plan(&plan);
     return status;

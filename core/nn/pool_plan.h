@@ -27,8 +27,8 @@ typedef void (*ln_pool_task)(const ln_pool_plan *plan, int64_t i, const void *op
 ln_status ln_pool_forward(ln_tensor *output, const ln_tensor *input, const int64_t *out_shape,
                           int64_t window, ln_pool_task task, const void *options);
 
-/* Runs task(plan, p, options) once per plane p, after zero-filling
- * grad_input for the tasks to add into. grad_input must be contiguous, its
+/* Runs task(plan, p, options) once per plane p, after zero-filling that
+ * plane of grad_input for the task to add into. grad_input must be contiguous, its
  * shape is the input shape (and input, when given, must have it too), and
  * grad_output must have shape out_shape. */
 ln_status ln_pool_backward(ln_tensor *grad_input, const ln_tensor *grad_output,
