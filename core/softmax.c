@@ -32,6 +32,9 @@
  * stays in L1 between the two loops. */
 #define EXP_BLOCK 1024
 
+/* Elements ahead of the current one that the streaming loop prefetches. */
+#define PREFETCH_AHEAD 1024
+
 /* Double accumulators in exp_sum: two AVX-512 registers. */
 #define SUM_LANES 16
 
@@ -169,6 +172,10 @@ __attribute__((target("avx512f"))) static double exp_sum_avx512(float *store, co
     __m512d even = _mm512_setzero_pd(), odd = _mm512_setzero_pd();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        /* total_of reads the next block after this one, so fetch it while
+         * the exps run. */
+        _mm_prefetch((const char *)(x + i + EXP_BLOCK), _MM_HINT_T0);
+        _mm_prefetch((const char *)(x + i + EXP_BLOCK + 16), _MM_HINT_T0);
         __m512 e0 = ln_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), shift16));
         __m512 e1 = ln_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), shift16));
         if (store) {
@@ -211,8 +218,10 @@ __attribute__((target("avx512f"))) static void exp_scaled_avx512(float *out, con
         if (head > 0)
             _mm512_mask_storeu_ps(out, tail_mask(head),
                                   exp_scaled16(x, tail_mask(head), shift16, scale16));
-        for (i = head; i + 16 <= n; i += 16)
+        for (i = head; i + 16 <= n; i += 16) {
+            _mm_prefetch((const char *)(x + i + PREFETCH_AHEAD), _MM_HINT_T0);
             _mm512_stream_ps(out + i, exp_scaled16(x + i, 0xFFFF, shift16, scale16));
+        }
         /* Orders the streamed lines before the stores of later code and
          * the barrier at the end of the parallel loop. */
         _mm_sfence();
