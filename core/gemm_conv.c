@@ -315,6 +315,11 @@ static ln_status patch_forward(float *output, const float *input, const float *w
  * sample needs more), a unit at most SPAN_POSITIONS padded positions and
  * PART_ROWS output channels. */
 #define PADDED_FLOATS ((int64_t)1 << 22)
+
+/* Outputs of at least this many floats (8 MiB), computed in one pass over
+ * the patch, are stored around the caches: they would not stay there, and
+ * plain stores would first read every line they write. */
+#define STREAM_FLOATS ((int64_t)1 << 21)
 #define SPAN_POSITIONS 2048
 #define PART_ROWS 128
 
@@ -328,6 +333,7 @@ typedef struct shifted_layout {
     int64_t span_rows, spans;     /* output rows per unit, units per image */
     int64_t span_stride;          /* columns of a unit's buffer, a multiple of 32 */
     bool rowwise;                 /* panels per output row, straight into the output */
+    bool stream;                  /* rowwise output written around the caches */
     int64_t row_blocks, part_blocks, parts;
     int threads;
     const ln_gemm_kernel *kernel;
@@ -350,6 +356,9 @@ static shifted_layout make_shifted_layout(const ln_gemm_conv *c)
     /* Whole panels per output row waste no more than the padded columns do. */
     l.rowwise = (g->out_width + LN_GEMM_PANEL - 1) / LN_GEMM_PANEL * LN_GEMM_PANEL <=
                 l.padded_width;
+    l.stream = l.rowwise && l.patch <= DEPTH_BLOCK &&
+               c->batch * c->groups * c->out_channels * g->out_height * g->out_width >=
+                   STREAM_FLOATS;
     l.span_rows = SPAN_POSITIONS / l.padded_width;
     l.span_rows = l.span_rows < 1 ? 1 : min64(l.span_rows, g->out_height);
     l.spans = (g->out_height + l.span_rows - 1) / l.span_rows;
@@ -449,6 +458,7 @@ static void shifted_unit(float *y, const float *padded, const float *w, const fl
             }
             s.c_row = out_plane;
             s.row_bias = bg ? bg + start : NULL;
+            s.stream = l->stream;
             for (int64_t r = 0; r < rows; r++) {
                 for (int64_t j = 0; j < row_panels; j++) {
                     const float *panel = base + r * wp + j * LN_GEMM_PANEL;
@@ -463,6 +473,8 @@ static void shifted_unit(float *y, const float *padded, const float *w, const fl
             }
         }
     }
+    if (l->stream)
+        _mm_sfence(); /* orders the streamed lines before the team's barrier */
     if (l->rowwise)
         return;
 

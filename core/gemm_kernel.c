@@ -49,8 +49,13 @@ avx512_block_rows(int64_t depth, const float *a, const float *b, const int32_t *
             c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(lo));
             c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(hi));
         }
-        _mm512_storeu_ps(lo, c0[r]);
-        _mm512_storeu_ps(hi, c1[r]);
+        if (s->stream && !accumulate && !(((uintptr_t)lo | (uintptr_t)hi) & 63)) {
+            _mm512_stream_ps(lo, c0[r]);
+            _mm512_stream_ps(hi, c1[r]);
+        } else {
+            _mm512_storeu_ps(lo, c0[r]);
+            _mm512_storeu_ps(hi, c1[r]);
+        }
     }
 }
 

@@ -39,6 +39,7 @@ typedef struct ln_gemm_strides {
     const int32_t *b_offsets;
     int64_t c_row, c_half;
     const float *row_bias;
+    bool stream;       /* store C with non-temporal stores where 64-byte aligned */
 } ln_gemm_strides;
 
 typedef void (*ln_gemm_block_fn)(int64_t depth, const float *a, const float *b, float *c,

@@ -41,9 +41,9 @@ void ln_apply(int count, const ln_operand *operands, int ndim, const int64_t *sh
  * error grows as O(log n) instead of O(n). */
 double ln_sum_strided(const float *x, int64_t n, int64_t step);
 
-/* Allocates and frees tensor storage: malloc or calloc, except that large
- * blocks are recycled through a small cache (storage_cache.c). bytes must be
- * the size the block was allocated with. */
+/* Allocates and frees tensor storage: 64-byte aligned memory, or calloc's
+ * zeroed memory, except that large blocks are recycled through a small cache
+ * (storage_cache.c). bytes must be the size the block was allocated with. */
 void *ln_storage_malloc(size_t bytes, bool zero);
 void ln_storage_free(void *data, size_t bytes);
 

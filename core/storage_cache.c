@@ -1,4 +1,5 @@
-/* A small cache of large freed tensor buffers.
+/* Tensor storage: aligned allocation and a small cache of large freed
+ * buffers.
  *
  * glibc serves blocks above its mmap threshold with mmap and unmaps them on
  * free. The threshold rises to the largest block freed, but never above
@@ -18,6 +19,8 @@
 #define CACHE_MIN_BYTES ((size_t)32 << 20)
 #define CACHE_MAX_BYTES ((size_t)256 << 20)
 #define CACHE_SLOTS 4
+
+#define STORAGE_ALIGNMENT 64
 
 typedef struct cached_block {
     void *data;
@@ -59,7 +62,10 @@ void *ln_storage_malloc(size_t bytes, bool zero)
             memset(data, 0, bytes);
         return data;
     }
-    return zero ? calloc(1, bytes) : malloc(bytes);
+    if (zero)
+        return calloc(1, bytes);
+    /* Cache-line alignment lets kernels use aligned and streaming stores. */
+    return posix_memalign(&data, STORAGE_ALIGNMENT, bytes) == 0 ? data : NULL;
 }
 
 void ln_storage_free(void *data, size_t bytes)

@@ -185,6 +185,22 @@ describe("nn.Conv2d", function()
             assert.tensor_near(y:narrow(3, 51, 12), tensor_of(expected, shape),
                 { atol = 1e-4, rtol = 1e-4 })
         end)
+
+        it("streams a large output like a small one", function()
+            -- 16 x 384 x 384 outputs (9 MiB) are stored around the caches;
+            -- each half of the channels alone is below that size.
+            lunet.manual_seed(21)
+            local conv = nn.Conv2d(3, 16, 3, { padding = 1 })
+            local x = lunet.randn(1, 3, 384, 384)
+            local y = conv(x)
+            for half = 0, 1 do
+                local part = nn.Conv2d(3, 8, 3, { padding = 1 })
+                part.weight:copy_(conv.weight:narrow(1, 8 * half + 1, 8))
+                part.bias:copy_(conv.bias:narrow(1, 8 * half + 1, 8))
+                assert.tensor_near(y:narrow(2, 8 * half + 1, 8), part(x),
+                    { atol = 1e-6, rtol = 1e-6 })
+            end
+        end)
     end)
 
     describe("backward", function()
