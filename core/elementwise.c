@@ -126,7 +126,8 @@ static ln_status run_kernel(ln_tensor *out, int count, const ln_tensor **inputs,
 /* Defines name_row computing out = expr from x (operand 1) and y (operand 2),
  * with alpha from the context for ln_add_scaled. */
 #define BINARY_KERNEL(name, expr)                                                        \
-    static void name##_row(int64_t n, float **ptr, const int64_t *step, void *context)   \
+    LN_CLONES static void name##_row(int64_t n, float **ptr, const int64_t *step,        \
+                                     void *context)                                      \
     {                                                                                    \
         const float alpha = *(const float *)context;                                     \
         float *out = ptr[0];                                                             \
@@ -175,7 +176,8 @@ BINARY_KERNEL(add_scaled, x + alpha * y)
 
 /* Defines name_row computing out = expr from x (operand 1). */
 #define UNARY_KERNEL(name, expr)                                                         \
-    static void name##_row(int64_t n, float **ptr, const int64_t *step, void *context)   \
+    LN_CLONES static void name##_row(int64_t n, float **ptr, const int64_t *step,        \
+                                     void *context)                                      \
     {                                                                                    \
         float *out = ptr[0];                                                             \
         const float *xs = ptr[1];                                                        \

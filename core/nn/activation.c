@@ -7,7 +7,8 @@
 /* A row function over out = expr(a, b), with a unit-stride loop that GCC
  * vectorises and a strided one. context points at a float parameter. */
 #define BINARY_ROW(name, expr)                                                            \
-    static void name##_row(int64_t n, float **ptr, const int64_t *step, void *context)   \
+    LN_CLONES static void name##_row(int64_t n, float **ptr, const int64_t *step,         \
+                                     void *context)                                       \
     {                                                                                     \
         float *out = ptr[0];                                                              \
         const float *as = ptr[1], *bs = ptr[2];                                           \
