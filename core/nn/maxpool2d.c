@@ -207,7 +207,6 @@ static void forward_row(const ln_pool_plan *plan, int64_t i, const void *options
     const float *plane = ln_data(&plan->input) + i / plan->out_h * plan->in_h * plan->in_w;
     float *y = plan->target + i * plan->out_w;
     int64_t oh = i % plan->out_h;
-    taps rows = row_taps(plan, pool, oh);
 
     int64_t first = 0;
     if (is_plain_2x2(pool)) {
@@ -215,6 +214,9 @@ static void forward_row(const ln_pool_plan *plan, int64_t i, const void *options
         const float *r0 = plane + 2 * oh * plan->in_w;
         forward_row_2x2(r0, r0 + plan->in_w, y, first);
     }
+    if (first == plan->out_w)
+        return;
+    taps rows = row_taps(plan, pool, oh);
     for (int64_t ow = first; ow < plan->out_w; ow++) {
         int64_t at = window_argmax(plane, plan->in_w, rows, col_taps(plan, pool, ow));
         y[ow] = at < 0 ? -INFINITY : plane[at];
@@ -265,12 +267,14 @@ static void backward_plane(const ln_pool_plan *plan, int64_t p, const void *opti
     float *gx = plan->target + p * in_size;
 
     for (int64_t oh = 0; oh < plan->out_h; oh++) {
-        taps rows = row_taps(plan, pool, oh);
         int64_t first = 0;
         if (is_plain_2x2(pool)) {
             first = full_2x2_columns(plan, oh);
             backward_row_2x2(plane, plan->in_w, 2 * oh, gy + oh * plan->out_w, gx, first);
         }
+        if (first == plan->out_w)
+            continue;
+        taps rows = row_taps(plan, pool, oh);
         for (int64_t ow = first; ow < plan->out_w; ow++) {
             int64_t at = window_argmax(plane, plan->in_w, rows, col_taps(plan, pool, ow));
             if (at >= 0)
