@@ -28,9 +28,13 @@
 /* Independent running maxima in max_ignoring_nan. */
 #define MAX_LANES 16
 
-/* Elements whose max is found before their exponentials are summed; 4 KB
+/* Elements whose max is found before their exponentials are summed; 16 KB
  * stays in L1 between the two loops. */
-#define EXP_BLOCK 1024
+#define EXP_BLOCK 4096
+
+/* Elements of short rows shifted and exponentiated together; each of the
+ * three 4 KB buffers of softmax_short_rows stays in L1. */
+#define SHORT_BLOCK 1024
 
 /* Elements ahead of the current one that the streaming loop prefetches. */
 #define PREFETCH_AHEAD 1024
@@ -414,8 +418,8 @@ static float softmax_row(float *out, const float *x, int64_t n, softmax_kind kin
 static void softmax_short_rows(float *out, const float *x, int64_t rows, int64_t n,
                                softmax_kind kind)
 {
-    float shifted[EXP_BLOCK], buffer[EXP_BLOCK], max[EXP_BLOCK];
-    int64_t group = EXP_BLOCK / n;
+    float shifted[SHORT_BLOCK], buffer[SHORT_BLOCK], max[SHORT_BLOCK];
+    int64_t group = SHORT_BLOCK / n;
 
     for (int64_t first = 0; first < rows; first += group) {
         int64_t count = rows - first < group ? rows - first : group;
@@ -665,7 +669,7 @@ static ln_status run_job(job *w)
     bool large = w->outer * w->n * w->inner >= LN_PARALLEL_GRAIN && threads > 1;
 
     if (w->inner == 1 && w->n < SHORT_ROW && w->kind <= LOGSUMEXP) {
-        int64_t group = EXP_BLOCK / w->n;
+        int64_t group = SHORT_BLOCK / w->n;
         int64_t pieces = (w->outer + group - 1) / group;
 #pragma omp parallel for schedule(static) if (large)
         for (int64_t p = 0; p < pieces; p++) {
