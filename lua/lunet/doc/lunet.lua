@@ -524,7 +524,9 @@
 -- @function time
 -- @treturn number seconds since an arbitrary start
 
---- Sets the number of threads that lunet's kernels (OpenMP) and GEMM (OpenBLAS) use.
+--- Sets the number of OpenMP threads that all of lunet's kernels use.
+-- Matrix products share out their output among the same threads, each
+-- calling OpenBLAS with one thread, so no second pool competes for cores.
 -- @function set_num_threads
 -- @int n the thread count, from 1 to 1024
 -- @raise when n is not an integer or is out of range

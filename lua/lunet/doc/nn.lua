@@ -48,7 +48,8 @@
 -- out_channels, initialised as in PyTorch. The output has shape
 -- N x out_channels x H' x W', with
 -- H' = floor((H + 2 * padding - dilation * (kh - 1) - 1) / stride) + 1 and W' alike.
--- The work runs as im2col and a GEMM in OpenBLAS.
+-- The work runs as Winograd F(4x4, 3x3) or as lunet's AVX-512 GEMM kernel
+-- where they apply and pay, and as im2col and an OpenBLAS GEMM otherwise.
 -- @function Conv2d
 -- @int in_channels the channels of the input (C)
 -- @int out_channels the channels of the output
