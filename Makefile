@@ -228,7 +228,7 @@ FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -fopenmp -Icore \
                 -I/usr/include/x86_64-linux-gnu/openblas-pthread \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -DLN_IMAGE_MAX_PIXELS=4194304
-FUZZ_SRC     := core/status.c core/tensor.c core/apply.c core/parallel.c \
+FUZZ_SRC     := core/status.c core/tensor.c core/storage_cache.c core/apply.c core/parallel.c \
                 $(wildcard core/io/*.c)
 FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
