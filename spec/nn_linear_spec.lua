@@ -37,6 +37,18 @@ describe("Linear", function()
         assert.tensor_near(linear(lunet.tensor { 1, 2, 3 }), { 6, 6 })
     end)
 
+    it("handles zero in_features", function()
+        -- The output is the bias alone, and its gradient sums grad_output.
+        local layer = nn.Linear(0, 5)
+        layer.bias:copy_(lunet.arange(5))
+        local y = layer(lunet.zeros(3, 0))
+        assert.are.same({ 3, 5 }, y:size())
+        assert.are.same({ 0, 1, 2, 3, 4 }, y:select(1, 3):totable())
+        local grad_input = layer:backward(lunet.zeros(3, 0), lunet.ones(3, 5))
+        assert.are.same({ 3, 0 }, grad_input:size())
+        assert.are.same({ 3, 3, 3, 3, 3 }, layer.bias.grad:totable())
+    end)
+
     it("initialises within PyTorch's bound", function()
         lunet.manual_seed(1)
         local linear = nn.Linear(100, 50)

@@ -44,7 +44,11 @@ static ln_status prepare(operands *o, const ln_tensor *input, const ln_tensor *w
     *o = (operands){0};
     o->in = weight->shape[1];
     o->out = weight->shape[0];
-    o->rows = o->in ? ln_numel(input) / o->in : 0;
+    /* Rows are the leading dims, counted directly so that in_features 0
+     * still gives their number. */
+    o->rows = 1;
+    for (int d = 0; d + 1 < input->ndim; d++)
+        o->rows *= input->shape[d];
     ln_status status = ln_contiguous(&o->x, input, false);
     if (!status)
         status = ln_contiguous(&o->w, weight, false);
