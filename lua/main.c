@@ -263,13 +263,14 @@ static int run_statements(lua_State *L, int argc, char **argv, int script)
  * collector frees in batches, then came back as fresh pages on almost every
  * call: softmax over 64x1000 took three times as long. So this program
  * serves blocks up to 32 MiB from the heap and keeps up to 64 MiB free at
- * its top. A GLIBC_TUNABLES that the user set is left to decide. */
+ * its top, unless GLIBC_TUNABLES sets that threshold itself. */
 static void tune_malloc(void)
 {
-    if (getenv("GLIBC_TUNABLES"))
-        return;
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    const char *tunables = getenv("GLIBC_TUNABLES");
+    if (!tunables || !strstr(tunables, "glibc.malloc.mmap_threshold"))
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    if (!tunables || !strstr(tunables, "glibc.malloc.trim_threshold"))
+        mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
 int main(int argc, char **argv)
