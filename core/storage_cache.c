@@ -89,6 +89,14 @@ void *ln_storage_malloc(size_t bytes, bool zero)
     return aligned_block(bytes, zero);
 }
 
+void ln_storage_cache_clear(void)
+{
+    pthread_mutex_lock(&lock);
+    while (count > 0)
+        free_aligned_block(take_slot(count - 1));
+    pthread_mutex_unlock(&lock);
+}
+
 void ln_storage_free(void *data, size_t bytes)
 {
     if (!data)

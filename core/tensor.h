@@ -55,6 +55,10 @@ typedef struct ln_tensor {
 ln_status ln_tensor_alloc(ln_tensor *out, int ndim, const int64_t *shape);
 ln_status ln_tensor_zeros(ln_tensor *out, int ndim, const int64_t *shape);
 
+/* Frees the blocks that ln_tensor_alloc keeps for reuse, giving their
+ * memory back to the system. */
+void ln_storage_cache_clear(void);
+
 /* Wraps caller-provided memory; free_data (may be NULL for memory the caller
  * keeps alive) runs when the last reference goes. */
 ln_status ln_tensor_wrap(ln_tensor *out, float *data, int64_t numel, int ndim,

@@ -239,6 +239,13 @@ static int get_num_threads(lua_State *L)
     return 1;
 }
 
+static int empty_cache(lua_State *L)
+{
+    (void)L;
+    ln_storage_cache_clear();
+    return 0;
+}
+
 /* In-place random fills, used by layer initialisation. */
 static int uniform_(lua_State *L)
 {
@@ -276,6 +283,7 @@ static const lb_function creation_functions[] = {
     {"manual_seed", manual_seed, 0},
     {"set_num_threads", set_num_threads, 0},
     {"get_num_threads", get_num_threads, 0},
+    {"empty_cache", empty_cache, 0},
     {"uniform_", uniform_, LB_METHOD_ONLY},
     {"normal_", normal_, LB_METHOD_ONLY},
     {NULL, NULL, 0},

@@ -474,6 +474,22 @@ describe("tensor lifetime", function()
         local empty = lunet.empty(size)
         assert.are.equal(size, empty:numel())
     end)
+
+    it("gives kept storage back on empty_cache", function()
+        local function rss_mb()
+            local status = io.open("/proc/self/status"):read("a")
+            return tonumber(status:match("VmRSS:%s+(%d+)")) / 1024
+        end
+        -- Two 40 MB blocks of different sizes, touched so that they count
+        -- in RSS, then closed: the cache keeps both.
+        for i = 1, 2 do
+            local t <close> = lunet.full({ 10 * 1024 * 1024 + i }, 1)
+        end
+        local kept = rss_mb()
+        lunet.empty_cache()
+        assert.is_true(kept - rss_mb() >= 60, string.format("RSS went from %.0f to %.0f MB",
+            kept, rss_mb()))
+    end)
 end)
 
 describe("printing", function()

@@ -209,6 +209,7 @@ local cases = {
     },
     { name = "get_num_threads", path = "lunet.get_num_threads", fn = lunet.get_num_threads,
         args = {} },
+    { name = "empty_cache", path = "lunet.empty_cache", fn = lunet.empty_cache, args = {} },
     { name = "config", path = "lunet.config", fn = lunet.config, args = {} },
     { name = "time", path = "lunet.time", fn = lunet.time, args = {} },
     { name = "is_tensor", path = "lunet.is_tensor", fn = lunet.is_tensor, args = { A.any(1) } },

@@ -535,3 +535,9 @@
 --- Returns the number of threads that lunet's kernels use.
 -- @function get_num_threads
 -- @treturn int
+
+--- Gives back to the system the memory of freed tensors kept for reuse.
+-- Freed storage of 32 to 256 MiB, up to 256 MiB in all, is kept so that the
+-- next tensor of the same size comes without page faults. `empty_cache`
+-- frees it now.
+-- @function empty_cache

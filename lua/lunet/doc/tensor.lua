@@ -86,7 +86,8 @@
 -- The tensor cannot be used afterwards: every function raises
 -- `NAME: bad argument #1 (the tensor was closed and cannot be used)`. Views
 -- keep their shared storage alive. `local x <close> = ...` closes at the end
--- of the scope.
+-- of the scope. Storage of 32 to 256 MiB is kept for the next tensor of the
+-- same size, up to 256 MiB in all, until `lunet.empty_cache()`.
 -- @function close
 
 --- Views and copies.
