@@ -186,6 +186,26 @@ describe("nn.Conv2d", function()
                 { atol = 1e-4, rtol = 1e-4 })
         end)
 
+        it("keeps NaN within the kernel's window", function()
+            -- 64 channels at 56x56 take Winograd, whose tiles would spread
+            -- one NaN to every output around it, and overflow on 1e38.
+            lunet.manual_seed(22)
+            local conv = nn.Conv2d(64, 64, 3, { padding = 1, bias = false })
+            local x = lunet.zeros(1, 64, 56, 56)
+            x[1][1][20][21] = 0 / 0
+            local y = conv(x)
+            assert.are.equal(64 * 9, y:ne(y):sum())
+
+            local gy = lunet.zeros(1, 64, 56, 56)
+            gy[1][5][30][30] = 0 / 0
+            local gx = conv:backward(lunet.zeros(1, 64, 56, 56), gy)
+            assert.are.equal(64 * 9, gx:ne(gx):sum())
+
+            x[1][1][20][21] = 1e38
+            y = conv(x)
+            assert.are.equal(0, y:ne(y):sum() + y:abs():eq(math.huge):sum())
+        end)
+
         it("streams a large output like a small one", function()
             -- 16 x 384 x 384 outputs (9 MiB) are stored around the caches;
             -- each half of the channels alone is below that size.

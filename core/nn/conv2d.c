@@ -1,5 +1,6 @@
 #include "nn/conv2d.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,12 @@ static void choose_blocks(plan *p, bool pointwise, int64_t out_height, int64_t o
  * output channels the transforms cost more than the multiplications they
  * save, and with fewer than about 40 tiles of 4x4 outputs (a 14x14 image,
  * 16 tiles) so does transforming the weights. */
+/* Operands with a value above this (2^48) in size, or NaN or inf, avoid
+ * Winograd. The transforms scale values by less than 10^5 in all, so with
+ * inputs and weights below 2^48 the sums stay below float32's 3.4e38 for
+ * channel counts up to about 10^4. */
+#define WINOGRAD_LIMIT 0x1p48f
+
 static bool winograd_pays(const plan *p)
 {
     const ln_patch_geometry *g = &p->geometry;
@@ -448,6 +455,21 @@ static void release_operands(operands *o)
     free(o->own_workspace);
 }
 
+/* Points *workspace at a buffer of its own for p's paths, unless the
+ * caller gave one. */
+static ln_status own_workspace(operands *o, const plan *p, float **workspace)
+{
+    int64_t floats = workspace_floats(p);
+    if (*workspace || floats == 0)
+        return LN_OK;
+    o->own_workspace = malloc(sizeof(float) * floats);
+    if (!o->own_workspace)
+        return ln_fail(LN_ENOMEM, "cannot allocate a %lld-byte convolution workspace",
+                       (long long)(sizeof(float) * floats));
+    *workspace = o->own_workspace;
+    return LN_OK;
+}
+
 static ln_status prepare(operands *o, const plan *p, const ln_tensor *input,
                          const ln_tensor *weight, const ln_tensor *grad_output,
                          float **workspace)
@@ -458,17 +480,47 @@ static ln_status prepare(operands *o, const plan *p, const ln_tensor *input,
         status = ln_contiguous(&o->w, weight, false);
     if (!status && grad_output)
         status = ln_contiguous(&o->gy, grad_output, false);
-    int64_t floats = workspace_floats(p);
-    if (!status && !*workspace && floats > 0) {
-        o->own_workspace = malloc(sizeof(float) * floats);
-        if (!o->own_workspace)
-            status = ln_fail(LN_ENOMEM, "cannot allocate a %lld-byte convolution workspace",
-                             (long long)(sizeof(float) * floats));
-        *workspace = o->own_workspace;
-    }
+    if (!status)
+        status = own_workspace(o, p, workspace);
     if (status)
         release_operands(o);
     return status;
+}
+
+/* Returns whether every value of t is finite and at most WINOGRAD_LIMIT in
+ * size. */
+LN_CLONES static bool within_winograd_limit(const ln_tensor *t)
+{
+    const float *x = ln_data(t);
+    const int64_t n = ln_numel(t);
+    int outside = 0;
+#pragma omp parallel for reduction(| : outside) if (n >= LN_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++)
+        outside |= !(fabsf(x[i]) <= WINOGRAD_LIMIT);
+    return !outside;
+}
+
+/* Winograd's transforms add up to 36 values of a tile and scale them, so a
+ * NaN or inf reaches every output of the tiles around it, and very large
+ * values overflow where a direct convolution's sum does not. Operands with
+ * such values take the GEMM paths instead, which keep NaN and inf within
+ * the kernel's window as PyTorch does. The caller's workspace was sized for
+ * Winograd, so the other paths get one of their own. */
+static ln_status avoid_winograd_if_unsafe(plan *p, operands *o, float **workspace)
+{
+    bool winograd = p->forward == PATH_WINOGRAD || p->input_grad == PATH_WINOGRAD ||
+                    p->weight_grad == PATH_WINOGRAD;
+    if (!winograd || (within_winograd_limit(&o->x) && within_winograd_limit(&o->w) &&
+                      (!o->gy.storage || within_winograd_limit(&o->gy))))
+        return LN_OK;
+
+    p->forward = p->weight_grad = p->input_grad = PATH_BLAS;
+    if (ln_gemm_select()->simd)
+        plan_kernel(p);
+    free(o->own_workspace);
+    o->own_workspace = NULL;
+    *workspace = NULL;
+    return own_workspace(o, p, workspace);
 }
 
 /* The number of output rows in the block that starts at row r0. */
@@ -589,6 +641,10 @@ ln_status ln_conv2d_forward(ln_tensor *output, const ln_tensor *input, const ln_
     operands o;
     if ((status = prepare(&o, &p, input, weight, NULL, &workspace)))
         return status;
+    if ((status = avoid_winograd_if_unsafe(&p, &o, &workspace))) {
+        release_operands(&o);
+        return status;
+    }
 
     float *y = ln_data(output);
     ln_tensor b = {0};
@@ -793,6 +849,10 @@ ln_status ln_conv2d_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_t
     operands o;
     if ((status = prepare(&o, &p, input, weight, grad_output, &workspace)))
         return status;
+    if ((status = avoid_winograd_if_unsafe(&p, &o, &workspace))) {
+        release_operands(&o);
+        return status;
+    }
 
     const float *x = ln_data(&o.x), *w = ln_data(&o.w), *gy = ln_data(&o.gy);
     if (grad_weight && p.weight_grad == PATH_KERNEL)
