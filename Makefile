@@ -27,7 +27,7 @@ ifeq ($(SANITIZE),1)
 CFLAGS  += $(SANITIZE_FLAGS)
 LDLIBS  += $(SANITIZE_FLAGS)
 endif
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-psabi \
            -I/usr/include/x86_64-linux-gnu/openblas-pthread -Icore
 LDLIBS  += -lopenblas -lz -lm -fopenmp
 
