@@ -20,9 +20,15 @@ static const lb_layer_class *class_of(lua_State *L, int arg)
 lb_layer *lb_check_layer(lua_State *L, int arg, const lb_layer_class *cls)
 {
     const lb_layer_class *actual = class_of(L, arg);
-    if (!actual || (cls && actual != cls))
+    if (!actual || (cls && actual != cls)) {
+        /* layer.forward(x), with a dot, passes the tensor where the layer
+         * belongs. */
+        const char *got = lb_test_tensor(L, arg) ? "a tensor (call methods with ':', as in "
+                                                   "layer:forward(x))"
+                                                 : luaL_typename(L, arg);
         luaL_error(L, "%s: bad argument #%d (%s expected, got %s)", cls ? cls->name : "nn",
-                   arg, cls ? cls->name : "native layer", luaL_typename(L, arg));
+                   arg, cls ? cls->name : "native layer", got);
+    }
     return lua_touserdata(L, arg);
 }
 

@@ -107,6 +107,14 @@ describe("Linear", function()
             error_of(linear.backward, linear, lunet.zeros(2, 4)), 1, true)
     end)
 
+    it("explains a method called with a dot", function()
+        local linear = nn.Linear(3, 2)
+        local ok, err = pcall(linear.forward, lunet.ones(1, 3))
+        assert.is_false(ok)
+        assert.matches("bad argument #1 (native layer expected, got a tensor (call methods " ..
+            "with ':', as in layer:forward(x)))", err, 1, true)
+    end)
+
     it("rejects bad constructor arguments", function()
         assert.matches("Linear: sizes must be >= 0, got in_features=-1, out_features=3",
             error_of(nn.Linear, -1, 3), 1, true)
