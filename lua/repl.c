@@ -279,15 +279,20 @@ typedef enum chunk_status { CHUNK_READY, CHUNK_INCOMPLETE, CHUNK_ERROR } chunk_s
 /* `return f(x)` tail-calls f, which drops the statement's frame and f's name
  * from a traceback. Replaces the compiled function on top of the stack with
  * one that passes the values through an inner function instead, keeping the
- * original when that does not compile. The ")" goes on a new line in case the
- * expression ends in a comment. */
+ * original when that does not compile. The ")" goes on a new line only when
+ * the expression may end in a comment. Lua reports an error inside the
+ * expression on the line where the call closes, which should be line 1. */
 static void load_without_tail_call(lua_State *L, const char *expression, size_t length)
 {
+    bool comment = false;
+    for (size_t i = 0; i + 1 < length && !comment; i++)
+        comment = expression[i] == '-' && expression[i + 1] == '-';
+
     luaL_Buffer buffer;
     luaL_buffinit(L, &buffer);
     luaL_addstring(&buffer, "return (function(...) return ... end)(");
     luaL_addlstring(&buffer, expression, length);
-    luaL_addstring(&buffer, "\n)");
+    luaL_addstring(&buffer, comment ? "\n)" : ")");
     luaL_pushresult(&buffer);
     size_t wrapped_length;
     const char *wrapped = lua_tolstring(L, -1, &wrapped_length);

@@ -225,6 +225,12 @@ describe("REPL on a pipe", function()
         assert.is_true(has_line(output, "after"))
     end)
 
+    it("reports an expression's error on line 1", function()
+        local output = session("x = lunet.ones(2)\nx[0]\nx[1] -- a comment\n")
+        assert.matches("stdin:1: index: index 0 is out of range", output, 1, true)
+        assert.is_true(has_line(output, "1.0"))
+    end)
+
     it("reports a syntax error", function()
         local output = session("x = = 1\n'after'\n")
         assert.matches("stdin:1: unexpected symbol near '='", output, 1, true)
@@ -597,12 +603,15 @@ describe("help", function()
         assert.matches("softmax", output, 1, true)
     end)
 
+    local HINT = " (help takes a lunet function, tensor method, layer or model, or its " ..
+        "name; help() lists them all)"
+
     it("reports an unknown name", function()
-        assert.equals("help: no description for nope", help_output("nope"))
+        assert.equals("help: no description for nope" .. HINT, help_output("nope"))
     end)
 
     it("reports an unknown value", function()
-        assert.equals("help: no description for 42", help_output(42))
+        assert.equals("help: no description for 42" .. HINT, help_output(42))
     end)
 
     it("names a standard library function", function()

@@ -696,7 +696,8 @@ function help.help(...)
         if library then
             label = library .. " (part of Lua's standard library: see the Lua 5.4 manual)"
         end
-        print("help: no description for " .. label)
+        print("help: no description for " .. label .. " (help takes a lunet function, " ..
+            "tensor method, layer or model, or its name; help() lists them all)")
         return
     end
     print(text)
