@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include "internal.h"
+
 /* The AVX-512 kernel keeps a 14 x 32 block of C in 28 of the 32 zmm
  * registers: each step loads two vectors of B and broadcasts 14 values of
  * A, for 28 fused multiply-adds. */
@@ -250,7 +252,7 @@ const ln_gemm_kernel *ln_gemm_select(void)
      * the same pointer. */
     static const ln_gemm_kernel *chosen;
     if (!chosen)
-        chosen = __builtin_cpu_supports("avx512f") ? &avx512 : &portable;
+        chosen = ln_cpu_has_avx512() ? &avx512 : &portable;
     return chosen;
 }
 

@@ -17,7 +17,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "exp_avx512.h"
+#include "avx512.h"
 #include "internal.h"
 #include "parallel.h"
 #include "reduce.h"
@@ -154,12 +154,6 @@ LN_CLONES static void exp_shifted(float *e, const float *x, int64_t n, float shi
 /* Long rows spend most of their time in exp, so they get explicit AVX-512
  * loops where the processor has it. */
 
-/* Returns the mask of the first min(left, 16) lanes. */
-__attribute__((target("avx512f"))) static __mmask16 tail_mask(int64_t left)
-{
-    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-}
-
 __attribute__((target("avx512f"))) static __m512d add_halves(__m512d sum, __m512 e)
 {
     __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
@@ -190,7 +184,7 @@ __attribute__((target("avx512f"))) static double exp_sum_avx512(float *store, co
         odd = add_halves(odd, e1);
     }
     for (; i < n; i += 16) {
-        __mmask16 mask = tail_mask(n - i);
+        __mmask16 mask = ln_first_lanes(n - i);
         __m512 e = ln_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + i), shift16));
         e = _mm512_maskz_mov_ps(mask, e);
         if (store)
@@ -220,8 +214,8 @@ __attribute__((target("avx512f"))) static void exp_scaled_avx512(float *out, con
         int64_t head = (int64_t)(((64 - ((uintptr_t)out & 63)) & 63) / sizeof(float));
         head = head < n ? head : n;
         if (head > 0)
-            _mm512_mask_storeu_ps(out, tail_mask(head),
-                                  exp_scaled16(x, tail_mask(head), shift16, scale16));
+            _mm512_mask_storeu_ps(out, ln_first_lanes(head),
+                                  exp_scaled16(x, ln_first_lanes(head), shift16, scale16));
         for (i = head; i + 16 <= n; i += 16) {
             _mm_prefetch((const char *)(x + i + PREFETCH_AHEAD), _MM_HINT_T0);
             _mm512_stream_ps(out + i, exp_scaled16(x + i, 0xFFFF, shift16, scale16));
@@ -231,7 +225,7 @@ __attribute__((target("avx512f"))) static void exp_scaled_avx512(float *out, con
         _mm_sfence();
     }
     for (; i < n; i += 16) {
-        __mmask16 mask = tail_mask(n - i);
+        __mmask16 mask = ln_first_lanes(n - i);
         _mm512_mask_storeu_ps(out + i, mask, exp_scaled16(x + i, mask, shift16, scale16));
     }
 }

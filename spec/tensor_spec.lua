@@ -485,10 +485,11 @@ describe("tensor lifetime", function()
         for i = 1, 2 do
             local t <close> = lunet.full({ 10 * 1024 * 1024 + i }, 1)
         end
-        local kept = rss_mb()
+        local before_clear = rss_mb()
         lunet.empty_cache()
-        assert.is_true(kept - rss_mb() >= 60, string.format("RSS went from %.0f to %.0f MB",
-            kept, rss_mb()))
+        local after_clear = rss_mb()
+        assert.is_true(before_clear - after_clear >= 60,
+            string.format("RSS went from %.0f to %.0f MB", before_clear, after_clear))
     end)
 end)
 

@@ -83,10 +83,9 @@ ln_status ln_linear_forward(ln_tensor *output, const ln_tensor *input, const ln_
                 y[r * o.out + j] = b[j * bias->stride[0]];
         beta = 1.0f;
     }
+    /* With in_features 0, ln_gemm leaves beta * y: the bias, or zeros. */
     ln_gemm(false, true, o.rows, o.out, o.in, 1.0f, ln_data(&o.x), o.in, ln_data(&o.w), o.in,
             beta, y, o.out);
-    if (!bias && o.in == 0)
-        ln_fill(output, 0.0f);
     release_operands(&o);
     return LN_OK;
 }
@@ -108,14 +107,12 @@ ln_status ln_linear_backward(ln_tensor *grad_input, ln_tensor *grad_weight, ln_t
     }
     const float *gy = ln_data(&o.gy);
 
-    if (grad_input && o.rows > 0 && o.in > 0) {
-        if (o.out == 0)
-            ln_fill(grad_input, 0.0f);
-        else
-            ln_gemm(false, false, o.rows, o.in, o.out, 1.0f, gy, o.out, ln_data(&o.w), o.in,
-                    0.0f, ln_data(grad_input), o.in);
-    }
-    if (grad_weight && o.rows > 0)
+    /* ln_gemm skips empty products and writes beta * C when the inner size
+     * is 0: zeros for grad_input, an unchanged grad_weight. */
+    if (grad_input)
+        ln_gemm(false, false, o.rows, o.in, o.out, 1.0f, gy, o.out, ln_data(&o.w), o.in, 0.0f,
+                ln_data(grad_input), o.in);
+    if (grad_weight)
         ln_gemm(true, false, o.out, o.in, o.rows, 1.0f, gy, o.out, ln_data(&o.x), o.in, 1.0f,
                 ln_data(grad_weight), o.in);
     if (grad_bias) {

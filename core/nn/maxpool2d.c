@@ -2,9 +2,9 @@
  * instead of keeping indices from forward: indices would not fit exactly in
  * float32 storage for planes above 2^24 cells, and recomputing cannot go
  * stale when forward ran on another input. */
-#include <immintrin.h>
 #include <math.h>
 
+#include "avx512.h"
 #include "internal.h"
 #include "nn/pool_plan.h"
 
@@ -85,14 +85,6 @@ static inline float max_nan(float a, float b)
 
 /* AVX-512 loops over 16 windows at a time --------------------------------- */
 
-/* The first n of 16 lanes: none for n <= 0, all for n >= 16. */
-__attribute__((target("avx512f"))) static __mmask16 first_lanes(int64_t n)
-{
-    if (n <= 0)
-        return 0;
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-}
-
 /* Picks the even and odd elements of the first 2 * windows (at most 32)
  * floats at p. */
 __attribute__((target("avx512f"))) static void load_pairs(const float *p, int64_t windows,
@@ -101,8 +93,8 @@ __attribute__((target("avx512f"))) static void load_pairs(const float *p, int64_
     const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                             28, 30);
     const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
-    __m512 low = _mm512_maskz_loadu_ps(first_lanes(2 * windows), p);
-    __m512 high = _mm512_maskz_loadu_ps(first_lanes(2 * windows - 16), p + 16);
+    __m512 low = _mm512_maskz_loadu_ps(ln_first_lanes(2 * windows), p);
+    __m512 high = _mm512_maskz_loadu_ps(ln_first_lanes(2 * windows - 16), p + 16);
     *even = _mm512_permutex2var_ps(low, evens, high);
     *odd = _mm512_permutex2var_ps(low, odds, high);
 }
@@ -114,8 +106,8 @@ __attribute__((target("avx512f"))) static void store_pairs(float *p, int64_t win
     const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
                                           23);
     const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(8));
-    _mm512_mask_storeu_ps(p, first_lanes(2 * windows), _mm512_permutex2var_ps(even, low, odd));
-    _mm512_mask_storeu_ps(p + 16, first_lanes(2 * windows - 16),
+    _mm512_mask_storeu_ps(p, ln_first_lanes(2 * windows), _mm512_permutex2var_ps(even, low, odd));
+    _mm512_mask_storeu_ps(p + 16, ln_first_lanes(2 * windows - 16),
                           _mm512_permutex2var_ps(even, high, odd));
 }
 
@@ -155,7 +147,7 @@ __attribute__((target("avx512f"))) static void forward_row_2x2_avx512(const floa
         int64_t windows = count - ow < 16 ? count - ow : 16;
         __m512i argmax;
         __m512 max = windows_max(r0 + 2 * ow, r1 + 2 * ow, windows, &argmax);
-        _mm512_mask_storeu_ps(y + ow, first_lanes(windows), max);
+        _mm512_mask_storeu_ps(y + ow, ln_first_lanes(windows), max);
     }
 }
 
@@ -166,7 +158,7 @@ __attribute__((target("avx512f"))) static void backward_row_2x2_avx512(
         int64_t windows = count - ow < 16 ? count - ow : 16;
         __m512i argmax;
         windows_max(r0 + 2 * ow, r1 + 2 * ow, windows, &argmax);
-        __m512 g = _mm512_maskz_loadu_ps(first_lanes(windows), gy + ow);
+        __m512 g = _mm512_maskz_loadu_ps(ln_first_lanes(windows), gy + ow);
         __m512 cell[4];
         for (int k = 0; k < 4; k++)
             cell[k] = _mm512_maskz_mov_ps(
@@ -237,17 +229,11 @@ static void backward_row_2x2(const float *plane, int64_t in_w, int64_t row, cons
         return;
     }
     for (int64_t ow = 0; ow < count; ow++) {
-        float best = r0[2 * ow];
+        const float cells[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
         int k = 0;
-        float v = r0[2 * ow + 1];
-        k = (v > best || v != v) ? 1 : k;
-        best = k == 1 ? v : best;
-        v = r1[2 * ow];
-        bool take = v > best || v != v;
-        k = take ? 2 : k;
-        best = take ? v : best;
-        v = r1[2 * ow + 1];
-        k = (v > best || v != v) ? 3 : k;
+        for (int j = 1; j < 4; j++)
+            if (cells[j] > cells[k] || cells[j] != cells[j])
+                k = j;
 
         float g = gy[ow];
         g0[2 * ow] = k == 0 ? g : 0.0f;

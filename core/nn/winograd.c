@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gemm_kernel.h"
+#include "internal.h"
 #include "parallel.h"
 
 /* F(4x4, 3x3): 4x4 output tiles from 6x6 input patches, 36 points. */
@@ -882,7 +883,7 @@ ln_status ln_winograd_run(float *output, const float *input, const float *weight
     const layout l = make_layout(p);
     if (l.tiles == 0 || p->out_channels == 0)
         return LN_OK;
-    const operands o = {output, input, weight, bias, __builtin_cpu_supports("avx512f")};
+    const operands o = {output, input, weight, bias, ln_cpu_has_avx512()};
     float *u = workspace, *shared = workspace + weight_floats(&l);
     progress state = {false};
 
@@ -1045,7 +1046,7 @@ ln_status ln_winograd_weight_grad(float *grad_weight, const float *input,
     const int64_t channels = p->channels, out_channels = p->out_channels;
     if (l.tiles == 0 || channels == 0 || out_channels == 0)
         return LN_OK;
-    const operands o = {NULL, input, NULL, NULL, __builtin_cpu_supports("avx512f")};
+    const operands o = {NULL, input, NULL, NULL, ln_cpu_has_avx512()};
     const int64_t chunk = gradient_chunk(&l), plane = out_channels * channels;
     const int64_t chunks = (l.tiles + chunk - 1) / chunk;
     progress state = {false};

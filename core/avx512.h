@@ -1,17 +1,28 @@
-/* exp of 16 float32 lanes with AVX-512F, for kernels compiled with
- * __attribute__((target("avx512f"))) and called only when
- * __builtin_cpu_supports("avx512f") is true. Internal to the core.
- *
- * The same reduction and polynomial as fast_expf in softmax.c (Cody and
- * Waite's split of ln 2, degree-7 Taylor series on |r| <= ln(2)/2), with the
- * 2^k factor applied by vscalefps, which rounds once, also into the
- * subnormal range. A comparison with exp() in double over a seventh of all
- * float32 inputs found at most 1.04 ulp of error. */
-#ifndef LUNET_EXP_AVX512_H
-#define LUNET_EXP_AVX512_H
+/* AVX-512F helpers shared by the kernels' explicit AVX-512 loops, which are
+ * compiled with __attribute__((target("avx512f"))) and called only when
+ * ln_cpu_has_avx512() is true. Internal to the core. */
+#ifndef LUNET_AVX512_H
+#define LUNET_AVX512_H
 
 #include <immintrin.h>
+#include <stdint.h>
 
+/* Returns the mask of the first n of 16 lanes: none for n <= 0, all for
+ * n >= 16. Masked loads and stores cover the end of a row with it. */
+__attribute__((target("avx512f"), always_inline)) static inline __mmask16
+ln_first_lanes(int64_t n)
+{
+    if (n <= 0)
+        return 0;
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+/* Returns exp of 16 float32 lanes. It uses the same reduction and
+ * polynomial as fast_expf in softmax.c (Cody and Waite's split of ln 2, a
+ * degree-7 Taylor series on |r| <= ln(2)/2), with the 2^k factor applied
+ * by vscalefps, which rounds once, also into the subnormal range. A
+ * comparison with exp() in double over a seventh of all float32 inputs
+ * found at most 1.04 ulp of error. */
 __attribute__((target("avx512f"), always_inline)) static inline __m512 ln_exp16(__m512 x)
 {
     /* exp(-110) rounds to 0 and exp(89) overflows to inf, so clamping there
